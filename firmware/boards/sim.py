@@ -1,0 +1,245 @@
+"""Simulation board: the firmware as a process whose CAN bus is its stdin and stdout.
+
+The host rig (hil/) bridges these streams to a python-can bus. Records are an 8-byte
+header [kind, length, 0, 0, value u32 LE] followed by `length` payload bytes.
+
+  host -> device  F  a CAN frame: value = frame id (bit 29: extended), payload = data
+                  T  run one control period: value = time in ms (mod 2**30)
+                  Q  stop
+  device -> host  F  a frame the governor sent
+                  E  an event: value = time, payload = code (1 byte) + value (i32 LE)
+                  D  period done: value = microseconds the step took on this machine
+
+In lock-step mode (default) the device runs exactly one control period per T record,
+so a run is deterministic and as fast as the two processes can exchange records. With
+--realtime the board keeps its own 10 ms schedule on the wall clock and takes frames
+as they come, as a real board does.
+"""
+import struct
+import sys
+import time
+
+from boards.ramcan import RamCan
+from core import config
+from core.app import PERIOD_MS, Governor
+
+_HDR = 8
+_SPIN = 4000  # polls before blocking: exchanges take microseconds, a sleep ~40 us
+
+
+class DirStorage:
+    """Storage backed by a host directory (a board uses its flash filesystem)."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def read(self, name):
+        try:
+            with open(self.root + "/" + name, "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def write(self, name, data):
+        tmp = self.root + "/" + name + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        import os
+
+        os.rename(tmp, self.root + "/" + name)
+
+
+class SimWatchdog:
+    """Counts feeds; the host sees a missed period as a missing D record."""
+
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+class StdioLink:
+    """Record transport over the process's stdin/stdout with preallocated buffers."""
+
+    def __init__(self):
+        self.inp = sys.stdin.buffer
+        self.out = sys.stdout.buffer
+        # CPython's buffered stdin would hide data from poll(); read the raw file.
+        self._raw_in = getattr(self.inp, "raw", self.inp)
+        self.hdr = bytearray(_HDR)
+        self.payload = bytearray(64)
+        self._views = [memoryview(self.payload)[:n] for n in range(65)]
+        self.obuf = bytearray(4096)
+        self._oviews = [memoryview(self.obuf)[:n] for n in range(len(self.obuf) + 1)]
+        self.olen = 0
+        import select
+
+        self._poll = select.poll()
+        self._poll.register(self._raw_in, select.POLLIN)
+        self._ipoll = getattr(self._poll, "ipoll", None)
+
+    def _ready(self, timeout):
+        if self._ipoll is not None:
+            for _ in self._ipoll(timeout):
+                return True
+            return False
+        return bool(self._poll.poll(timeout))
+
+    def wait(self):
+        """Spin briefly, then block, until input is available."""
+        for _ in range(_SPIN):
+            if self._ready(0):
+                return
+        self._ready(-1)
+
+    def _read_exact(self, view):
+        got = self._raw_in.readinto(view)
+        if got is None:
+            got = 0
+        if got == len(view):
+            return True
+        while got < len(view):  # CPython raw reads may be short; MicroPython's are not
+            n = self._raw_in.readinto(view[got:])
+            if not n:
+                return False
+            got += n
+        return True
+
+    def read_record(self):
+        """Read one record into hdr/payload; returns its kind, or 0 at end of input."""
+        if not self._read_exact(self.hdr):
+            return 0
+        n = self.hdr[1]
+        if n and not self._read_exact(self._views[n]):
+            return 0
+        return self.hdr[0]
+
+    def value(self):
+        h = self.hdr
+        return h[4] | (h[5] << 8) | (h[6] << 16) | (h[7] << 24)
+
+    def put(self, kind, value, data, offset, length):
+        b = self.obuf
+        i = self.olen
+        if i + _HDR + length > len(b):
+            self.flush()
+            i = 0
+        b[i] = kind
+        b[i + 1] = length
+        b[i + 2] = 0
+        b[i + 3] = 0
+        b[i + 4] = value & 0xFF
+        b[i + 5] = (value >> 8) & 0xFF
+        b[i + 6] = (value >> 16) & 0xFF
+        b[i + 7] = (value >> 24) & 0xFF
+        i += _HDR
+        for k in range(length):
+            b[i + k] = data[offset + k]
+        self.olen = i + length
+
+    def flush(self):
+        if self.olen:
+            self.out.write(self._oviews[self.olen])
+            self.olen = 0
+        if hasattr(self.out, "flush"):
+            self.out.flush()
+
+
+class SimBoard:
+    def __init__(self, storage_dir):
+        self.can = RamCan()
+        self.watchdog = SimWatchdog()
+        self.storage = DirStorage(storage_dir)
+        self.link = StdioLink()
+        from tables import keigov_bus
+
+        self.cfg = config.load(self.storage)
+        self.app = Governor(self.can, self.watchdog, keigov_bus, self.cfg)
+        self._event_seq = 0
+        self._evbuf = bytearray(5)
+
+    def _send_outputs(self):
+        can = self.can
+        link = self.link
+        n = can.take_sent()
+        for i in range(n):
+            link.put(70, can.tx_id[i], can.tx_data, i * 64, can.tx_len[i])
+        log = self.app.log
+        seq = self._event_seq
+        if seq < log.oldest():
+            seq = log.oldest()
+        while seq < log.count:
+            k = seq % log.capacity
+            self._evbuf[0] = log.code[k]
+            struct.pack_into("<i", self._evbuf, 1, log.value[k])
+            link.put(69, log.time[k], self._evbuf, 0, 5)
+            seq += 1
+        self._event_seq = seq
+
+    def run_lockstep(self):
+        link = self.link
+        app = self.app
+        can = self.can
+        ticks_us = time.ticks_us if hasattr(time, "ticks_us") else None
+        while True:
+            link.wait()
+            kind = link.read_record()
+            if kind == 70:  # F
+                can.deliver(link.value(), link.payload, link.hdr[1])
+            elif kind == 84:  # T
+                t0 = ticks_us() if ticks_us else time.perf_counter_ns() // 1000
+                app.step(link.value())
+                t1 = ticks_us() if ticks_us else time.perf_counter_ns() // 1000
+                self._send_outputs()
+                link.put(68, t1 - t0, self._evbuf, 0, 0)
+                link.flush()
+            else:  # Q or end of input
+                link.flush()
+                return
+
+    def run_realtime(self):
+        """Own 10 ms schedule on the wall clock; frames from the host as they arrive."""
+        link = self.link
+        app = self.app
+        can = self.can
+        ticks_ms = getattr(time, "ticks_ms", None) or (lambda: int(time.monotonic() * 1000) & 0x3FFFFFFF)
+        ticks_diff = getattr(time, "ticks_diff", None) or (lambda a, b: ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000)
+        next_t = ticks_ms()
+        while True:
+            while link._ready(0):
+                kind = link.read_record()
+                if kind == 70:
+                    can.deliver(link.value(), link.payload, link.hdr[1])
+                elif kind != 84:
+                    link.flush()
+                    return
+            now = ticks_ms()
+            if ticks_diff(now, next_t) >= 0:
+                t0 = time.ticks_us() if hasattr(time, "ticks_us") else 0
+                app.step(now & 0x3FFFFFFF)
+                if hasattr(time, "ticks_us"):
+                    app.note_loop_time(time.ticks_diff(time.ticks_us(), t0))
+                self._send_outputs()
+                link.flush()
+                next_t = (next_t + PERIOD_MS) & 0x3FFFFFFF
+            else:
+                link._ready(1)
+
+
+def main(argv):
+    storage = "."
+    realtime = False
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--storage":
+            storage = argv[i + 1]
+            i += 1
+        elif argv[i] == "--realtime":
+            realtime = True
+        i += 1
+    board = SimBoard(storage)
+    if realtime:
+        board.run_realtime()
+    else:
+        board.run_lockstep()

@@ -1,0 +1,80 @@
+"""Governor parameters: defaults, bounds and units as data.
+
+Every value is an integer in firmware units. A stored configuration is accepted only if
+every key is known and every value is an int inside its bounds; otherwise the whole file
+is refused and the built-in defaults apply (deny by default), with a status flag and an
+event saying why.
+"""
+from micropython import const
+
+REJECT_MISSING = const(1)
+REJECT_SYNTAX = const(2)
+REJECT_UNKNOWN_KEY = const(3)
+REJECT_OUT_OF_RANGE = const(4)
+
+# name, default, minimum, maximum. Speeds in 0.01 km/h, torque in 0.1 %, times in ms.
+PARAMS = (
+    ("cap_ckph", 6437, 800, 13000),             # 40 mph
+    ("limp_ckph", 1609, 0, 4000),               # 10 mph
+    ("setpoint_margin_ckph", 50, 0, 300),       # hold this far below the limit
+    ("overspeed_margin_ckph", 200, 50, 1000),   # warn above limit + margin ...
+    ("overspeed_ms", 500, 0, 5000),             # ... held this long
+    ("fault_decel_ckph_s", 500, 100, 720),      # limit ramp in FAULT (720 = 2 m/s^2)
+    ("torque_ramp_down_pm_s", 1000, 100, 5000),  # governor torque decrease, 0.1 %/s
+    ("torque_ramp_up_pm_s", 500, 100, 5000),
+    ("kp_q10", 3413, 0, 100000),                # 0.1 % per 0.01 km/h, x1024
+    ("ki_q10", 1536, 0, 100000),                # 0.1 % per (0.01 km/h * s), x1024
+    ("lookahead_ms", 600, 0, 2000),             # speed prediction horizon
+    ("plausibility_ckph", 300, 100, 2000),      # wheel spread allowed: max(this, ...
+    ("plausibility_pct", 10, 1, 50),            # ... this % of speed)
+    ("plausibility_ms", 500, 0, 5000),          # for longer than this
+    ("fault_recover_ms", 1000, 0, 60000),       # inputs good this long to leave FAULT
+    ("init_timeout_ms", 1000, 100, 10000),      # inputs must be valid this soon after boot
+    ("gnss_min_fix", 2, 1, 5),
+    ("gnss_min_satellites", 5, 0, 63),
+    ("gnss_max_hdop_d", 40, 5, 1000),           # 0.1 units
+)
+
+
+class Config:
+    def __init__(self):
+        for name, default, _lo, _hi in PARAMS:
+            setattr(self, name, default)
+        self.defaults_reason = 0  # 0: stored configuration in force
+
+    def apply(self, values):
+        """Take a dict of stored values whole, or refuse it whole. Returns a REJECT_* or 0."""
+        bounds = {}
+        for name, _default, lo, hi in PARAMS:
+            bounds[name] = (lo, hi)
+        for key in values:
+            if key not in bounds:
+                return REJECT_UNKNOWN_KEY
+            v = values[key]
+            lo, hi = bounds[key]
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
+                return REJECT_OUT_OF_RANGE
+        for key in values:
+            setattr(self, key, values[key])
+        return 0
+
+
+def load(storage, name="config.json"):
+    """Config from storage (JSON object of PARAMS names), or defaults with a reason."""
+    import json
+
+    cfg = Config()
+    data = storage.read(name)
+    if data is None:
+        cfg.defaults_reason = REJECT_MISSING
+        return cfg
+    try:
+        values = json.loads(data)
+    except ValueError:
+        cfg.defaults_reason = REJECT_SYNTAX
+        return cfg
+    if not isinstance(values, dict):
+        cfg.defaults_reason = REJECT_SYNTAX
+        return cfg
+    cfg.defaults_reason = cfg.apply(values)
+    return cfg

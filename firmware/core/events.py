@@ -1,0 +1,62 @@
+"""Event log: a preallocated ring of (code, time, value) records.
+
+Recording never allocates, so the control loop may record from anywhere. A reader (the
+board's link, later persistent storage) walks the ring with its own cursor; when the
+ring overflows the oldest records are overwritten and `dropped` counts them.
+"""
+from array import array
+from micropython import const
+
+BOOT = const(1)
+STATE_CHANGE = const(2)        # value: new state
+LIMIT_ENGAGED = const(3)       # value: speed (ckph)
+LIMIT_RELEASED = const(4)      # value: speed (ckph)
+OVERSPEED = const(5)           # value: speed above the limit (ckph)
+OVERSPEED_CLEARED = const(6)
+INPUT_INVALID = const(7)       # value: message index * 256 + reason (rx.ERR_*)
+INPUT_RECOVERED = const(8)     # value: message index
+SPEED_IMPLAUSIBLE = const(9)   # value: wheel spread (ckph)
+FAULT_ENTERED = const(10)      # value: status flags
+FAULT_CLEARED = const(11)
+CONFIG_DEFAULTS = const(12)    # value: reason (config.REJECT_*)
+SPEED_SOURCE_GNSS = const(13)
+NO_SPEED_SOURCE = const(14)
+
+NAMES = {
+    BOOT: "boot",
+    STATE_CHANGE: "state_change",
+    LIMIT_ENGAGED: "limit_engaged",
+    LIMIT_RELEASED: "limit_released",
+    OVERSPEED: "overspeed",
+    OVERSPEED_CLEARED: "overspeed_cleared",
+    INPUT_INVALID: "input_invalid",
+    INPUT_RECOVERED: "input_recovered",
+    SPEED_IMPLAUSIBLE: "speed_implausible",
+    FAULT_ENTERED: "fault_entered",
+    FAULT_CLEARED: "fault_cleared",
+    CONFIG_DEFAULTS: "config_defaults",
+    SPEED_SOURCE_GNSS: "speed_source_gnss",
+    NO_SPEED_SOURCE: "no_speed_source",
+}
+
+
+class EventLog:
+    def __init__(self, capacity=64):
+        self.capacity = capacity
+        self.code = bytearray(capacity)
+        self.time = array("i", [0] * capacity)
+        self.value = array("i", [0] * capacity)
+        self.count = 0      # events ever recorded (the newest is count - 1)
+        self.dropped = 0    # overwritten before a reader took them
+
+    def record(self, code, now, value):
+        i = self.count % self.capacity
+        self.code[i] = code
+        self.time[i] = now
+        self.value[i] = value
+        self.count += 1
+
+    def oldest(self):
+        """Sequence number of the oldest event still in the ring."""
+        n = self.count - self.capacity
+        return n if n > 0 else 0

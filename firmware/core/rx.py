@@ -1,0 +1,138 @@
+"""Receive side: every input frame is checked before the governor sees it.
+
+Deny by default: a frame whose id is not in the compiled table is ignored at the cost
+of one dict lookup. A known frame must have its DBC length, a valid checksum, the next
+rolling counter and every signal within its DBC range, or it is refused whole (no
+partially updated inputs). A message is trusted after a run of good frames and
+distrusted after a run of bad ones or after its timeout (data in the table, a few
+periods). Refusals are recorded as events on the first bad frame of a run.
+"""
+from array import array
+from micropython import const
+
+from core import codec, events
+from core.crc8 import crc8_j1850
+from core.roles import CHECKSUM_CRC8_J1850_ID, N_INPUTS
+from core.ticks import diff
+
+ERR_LENGTH = const(1)
+ERR_CHECKSUM = const(2)
+ERR_COUNTER = const(3)
+ERR_RANGE = const(4)
+ERR_TIMEOUT = const(5)
+
+_BAD_LIMIT = const(2)
+_RECOVER_FRAMES = const(3)
+_NO_COUNTER = const(0xFF)
+
+
+class Receiver:
+    def __init__(self, table, log):
+        self.t = table
+        self.log = log
+        n = len(table.RX_ID)
+        self.n = n
+        self.values = array("i", [0] * N_INPUTS)
+        self.valid = bytearray(n)          # trusted now
+        self.fresh = bytearray(n)          # a good frame arrived since clear_fresh()
+        self.error = bytearray(n)          # reason of the last refusal (0: none)
+        self.last_ok = array("i", [0] * n)
+        self.good_run = bytearray(n)
+        self.bad_run = bytearray(n)
+        self.counter = bytearray(n)
+        self.refused = array("i", [0] * n)  # frames refused, per message
+        self.ignored = 0                    # frames with ids the table does not know
+        for i in range(n):
+            self.counter[i] = _NO_COUNTER
+        widest = 0
+        for i in range(n):
+            w = table.RX_SIG_END[i] - table.RX_SIG_FIRST[i]
+            widest = w if w > widest else widest
+        self._raw = array("i", [0] * widest)
+        self._index = {}
+        for i in range(n):
+            self._index[table.RX_ID[i]] = i
+
+    def feed(self, frame_id, buf, length, now):
+        """Check and decode one frame. Returns the message index, or -1 if unused/refused."""
+        i = self._index.get(frame_id, -1)
+        if i < 0:
+            self.ignored += 1
+            return -1
+        err = self._check(i, frame_id, buf, length)
+        if err:
+            self._refuse(i, err, now)
+            return -1
+        t = self.t
+        values = self.values
+        raw = self._raw
+        first = t.RX_SIG_FIRST[i]
+        for s in range(first, t.RX_SIG_END[i]):
+            role = t.RX_SIG_ROLE[s]
+            if role >= 0:
+                values[role] = (raw[s - first] * t.RX_SIG_MUL[s] + t.RX_SIG_ADD[s]) // t.RX_SIG_DIV[s]
+        self.last_ok[i] = now
+        self.fresh[i] = 1
+        self.bad_run[i] = 0
+        if not self.valid[i]:
+            g = self.good_run[i] + 1
+            if g >= _RECOVER_FRAMES:
+                self.valid[i] = 1
+                self.error[i] = 0
+                g = 0
+                self.log.record(events.INPUT_RECOVERED, now, i)
+            self.good_run[i] = g
+        return i
+
+    def _check(self, i, frame_id, buf, length):
+        t = self.t
+        if length != t.RX_LEN[i]:
+            return ERR_LENGTH
+        first = t.RX_SIG_FIRST[i]
+        raw = self._raw
+        for s in range(first, t.RX_SIG_END[i]):
+            v = codec.get(buf, t.RX_SIG_START[s], t.RX_SIG_LEN[s], t.RX_SIG_FLAGS[s])
+            if v < t.RX_SIG_MIN[s] or v > t.RX_SIG_MAX[s]:
+                return ERR_RANGE
+            raw[s - first] = v
+        cs = t.RX_CHECKSUM[i]
+        if cs >= 0 and t.RX_CHECKSUM_KIND[i] == CHECKSUM_CRC8_J1850_ID:
+            if crc8_j1850(frame_id, buf, length, t.RX_SIG_START[cs] >> 3) != raw[cs - first]:
+                return ERR_CHECKSUM
+        cnt = t.RX_COUNTER[i]
+        if cnt >= 0:
+            c = raw[cnt - first]
+            last = self.counter[i]
+            self.counter[i] = c
+            if last != _NO_COUNTER and c != (last + 1) & ((1 << t.RX_SIG_LEN[cnt]) - 1):
+                return ERR_COUNTER
+        return 0
+
+    def _refuse(self, i, err, now):
+        self.refused[i] += 1
+        self.good_run[i] = 0
+        b = self.bad_run[i]
+        if b < 255:
+            b += 1
+            self.bad_run[i] = b
+        if b == 1:
+            self.log.record(events.INPUT_INVALID, now, i * 256 + err)
+        if b >= _BAD_LIMIT and self.valid[i]:
+            self.valid[i] = 0
+        self.error[i] = err
+
+    def expire(self, now):
+        """Distrust every message whose last good frame is older than its timeout."""
+        t = self.t
+        for i in range(self.n):
+            if self.valid[i] and diff(now, self.last_ok[i]) > t.RX_TIMEOUT_MS[i]:
+                self.valid[i] = 0
+                self.good_run[i] = 0
+                self.error[i] = ERR_TIMEOUT
+                self.counter[i] = _NO_COUNTER
+                self.log.record(events.INPUT_INVALID, now, i * 256 + ERR_TIMEOUT)
+
+    def clear_fresh(self):
+        f = self.fresh
+        for i in range(self.n):
+            f[i] = 0

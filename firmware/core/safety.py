@@ -1,0 +1,283 @@
+"""The one place that decides what the vehicle may do.
+
+Each period the supervisor takes the checked inputs (core.rx), picks a speed source,
+judges plausibility, runs the state machine and turns the governor's output into the
+torque and speed limits that go on the bus. No board and no other module sets those.
+
+States: INIT (deny: no torque until inputs are trusted), NORMAL (driver passes through),
+LIMITING (governor holds the limit), FAULT (inputs lost or invalid: the limit ramps down
+to the limp cap at a bounded deceleration; with no speed source at all the torque ramps
+to zero). LOCKOUT is reserved for the geofence.
+"""
+from micropython import const
+
+from core import events, roles
+from core.governor import SpeedGovernor
+from core.rx import ERR_TIMEOUT
+from core.ticks import diff
+
+INIT = const(0)
+NORMAL = const(1)
+LIMITING = const(2)
+FAULT = const(3)
+LOCKOUT = const(4)
+
+
+
+class Supervisor:
+    def __init__(self, cfg, table, rx, log, period_ms):
+        self.cfg = cfg
+        self.rx = rx
+        self.log = log
+        self.period_ms = period_ms
+        self.gov = SpeedGovernor(cfg, period_ms)
+        self.fault_decel_step = cfg.fault_decel_ckph_s * period_ms // 1000
+        # Message indices by kind (-1: the vehicle's table has none).
+        self.m_wheels = self.m_driver = self.m_lat = self.m_lon = self.m_vel = -1
+        for i in range(len(table.RX_KIND)):
+            k = table.RX_KIND[i]
+            if k == roles.MSG_WHEEL_SPEED:
+                self.m_wheels = i
+            elif k == roles.MSG_DRIVER:
+                self.m_driver = i
+            elif k == roles.MSG_GNSS_LAT:
+                self.m_lat = i
+            elif k == roles.MSG_GNSS_LON:
+                self.m_lon = i
+            elif k == roles.MSG_GNSS_VELOCITY:
+                self.m_vel = i
+        self.state = INIT
+        self.flags = 0
+        self.boot_ms = 0
+        self.booted = False
+        self.speed = 0            # ckph, from the current source
+        self.speed_source = 0     # 0 none, 1 wheels, 2 GNSS
+        self.accel = 0            # ckph/s, filtered
+        self._prev_speed = 0
+        self._prev_speed_ms = 0
+        self._have_prev = False
+        self.limit = cfg.cap_ckph  # active speed limit, ckph
+        self.ref = cfg.cap_ckph    # ramped limit the governor holds
+        self.torque = 0            # command, permille
+        self.zone_limit = 0        # 0: no zone limit (set by the geofence)
+        self.zone_id = 0
+        self._implausible_since = -1
+        self._overspeed_since = -1
+        self._faults_clear_since = -1
+        self.odometer_mm = 0
+        self.odometer_m = 0
+        if cfg.defaults_reason:
+            self.flags |= 1 << roles.FLAG_CONFIG_DEFAULTS
+
+    # -- inputs ---------------------------------------------------------------------
+
+    def _wheel_speed(self, now):
+        """Median of the four wheels; sets the implausibility flag. -1 if unusable."""
+        rx = self.rx
+        i = self.m_wheels
+        if i < 0 or not rx.valid[i]:
+            return -1
+        v = rx.values
+        a = v[roles.IN_WHEEL_FL]
+        b = v[roles.IN_WHEEL_FR]
+        c = v[roles.IN_WHEEL_RL]
+        d = v[roles.IN_WHEEL_RR]
+        lo = min(a, b, c, d)
+        hi = max(a, b, c, d)
+        speed = (a + b + c + d - lo - hi) >> 1
+        allowed = speed * self.cfg.plausibility_pct // 100
+        if allowed < self.cfg.plausibility_ckph:
+            allowed = self.cfg.plausibility_ckph
+        if hi - lo > allowed:
+            if self._implausible_since < 0:
+                self._implausible_since = now
+            elif diff(now, self._implausible_since) > self.cfg.plausibility_ms:
+                if not self.flags & (1 << roles.FLAG_SPEED_IMPLAUSIBLE):
+                    self.log.record(events.SPEED_IMPLAUSIBLE, now, hi - lo)
+                self.flags |= 1 << roles.FLAG_SPEED_IMPLAUSIBLE
+                return -1
+        else:
+            self._implausible_since = -1
+            self.flags &= ~(1 << roles.FLAG_SPEED_IMPLAUSIBLE)
+        return speed
+
+    def _gnss_ok(self):
+        rx = self.rx
+        if self.m_lat < 0 or self.m_vel < 0:
+            return False
+        if not (rx.valid[self.m_lat] and rx.valid[self.m_vel]):
+            return False
+        if self.m_lon >= 0 and not rx.valid[self.m_lon]:
+            return False
+        v = rx.values
+        cfg = self.cfg
+        return (
+            v[roles.IN_FIX_TYPE] >= cfg.gnss_min_fix
+            and v[roles.IN_FIX_TYPE] != 5
+            and v[roles.IN_SATELLITES] >= cfg.gnss_min_satellites
+            and v[roles.IN_HDOP] <= cfg.gnss_max_hdop_d
+        )
+
+    def _update_speed(self, now):
+        rx = self.rx
+        wheels = self._wheel_speed(now)
+        flags = self.flags
+        w = self.m_wheels
+        if w >= 0 and not rx.valid[w]:
+            if rx.error[w] == ERR_TIMEOUT or rx.error[w] == 0:  # late or never seen
+                flags = (flags | (1 << roles.FLAG_SPEED_TIMEOUT)) & ~(1 << roles.FLAG_SPEED_CHECK)
+            else:
+                flags = (flags | (1 << roles.FLAG_SPEED_CHECK)) & ~(1 << roles.FLAG_SPEED_TIMEOUT)
+        else:
+            flags &= ~((1 << roles.FLAG_SPEED_TIMEOUT) | (1 << roles.FLAG_SPEED_CHECK))
+        gnss = self._gnss_ok()
+        if gnss:
+            flags &= ~(1 << roles.FLAG_GNSS_INVALID)
+        else:
+            flags |= 1 << roles.FLAG_GNSS_INVALID
+        source = 0
+        fresh = False
+        if wheels >= 0:
+            source = 1
+            speed = wheels
+            fresh = rx.fresh[w]
+        elif gnss:
+            source = 2
+            speed = rx.values[roles.IN_GNSS_SPEED]
+            fresh = rx.fresh[self.m_vel]
+        else:
+            speed = self.speed
+        if source != self.speed_source:
+            if source == 2:
+                self.log.record(events.SPEED_SOURCE_GNSS, now, speed)
+            elif source == 0:
+                self.log.record(events.NO_SPEED_SOURCE, now, self.speed)
+            self._have_prev = False
+            self.speed_source = source
+        if source == 2:
+            flags |= 1 << roles.FLAG_SPEED_FROM_GNSS
+        else:
+            flags &= ~(1 << roles.FLAG_SPEED_FROM_GNSS)
+        if fresh:
+            if self._have_prev:
+                dt = diff(now, self._prev_speed_ms)
+                if dt > 0:
+                    a = (speed - self._prev_speed) * 1000 // dt
+                    self.accel += (a - self.accel) >> 2
+            else:
+                self.accel = 0
+            self._prev_speed = speed
+            self._prev_speed_ms = now
+            self._have_prev = True
+        if source == 0:
+            self.accel = 0
+        self.speed = speed
+        d = self.driver_ok()
+        if d:
+            flags &= ~(1 << roles.FLAG_PEDAL_FAULT)
+        elif self.booted:
+            flags |= 1 << roles.FLAG_PEDAL_FAULT
+        self.flags = flags
+
+    def driver_ok(self):
+        return self.m_driver >= 0 and self.rx.valid[self.m_driver]
+
+    # -- decisions ------------------------------------------------------------------
+
+    def step(self, now):
+        """One control period: returns the torque limit (permille)."""
+        cfg = self.cfg
+        if not self.booted:
+            self.booted = True
+            self.boot_ms = now
+        self._update_speed(now)
+        flags = self.flags
+        state = self.state
+        if state == INIT:
+            if self.speed_source == 1 and self.driver_ok():
+                state = NORMAL
+            elif diff(now, self.boot_ms) > cfg.init_timeout_ms:
+                state = FAULT
+                if self.m_wheels >= 0 and not self.rx.valid[self.m_wheels]:
+                    flags |= 1 << roles.FLAG_SPEED_TIMEOUT
+                self.log.record(events.FAULT_ENTERED, now, flags)
+        elif state != FAULT and flags & roles.FAULT_FLAGS:
+            state = FAULT
+            self._faults_clear_since = -1
+            self.log.record(events.FAULT_ENTERED, now, flags)
+        elif state == FAULT:
+            if flags & roles.FAULT_FLAGS:
+                self._faults_clear_since = -1
+            elif self._faults_clear_since < 0:
+                self._faults_clear_since = now
+            elif diff(now, self._faults_clear_since) >= cfg.fault_recover_ms:
+                state = NORMAL
+                self.log.record(events.FAULT_CLEARED, now, 0)
+        self.flags = flags
+
+        # Active limit: the cap, a stricter zone limit, the limp cap in FAULT.
+        limit = cfg.cap_ckph
+        if self.zone_limit and self.zone_limit < limit:
+            limit = self.zone_limit
+        if state == FAULT and cfg.limp_ckph < limit:
+            limit = cfg.limp_ckph
+        self.limit = limit
+        # A lower limit is approached along a ramp from the current speed, so the
+        # vehicle never decelerates harder than fault_decel (no abrupt cut at speed).
+        ref = self.ref
+        if limit >= ref or limit >= self.speed:
+            ref = limit
+        else:
+            start = ref if ref < self.speed else self.speed
+            ref = start - self.fault_decel_step
+            if ref < limit:
+                ref = limit
+        self.ref = ref
+
+        gov = self.gov
+        demand = self.rx.values[roles.IN_PEDAL] if self.driver_ok() else 0
+        if state == INIT:
+            torque = gov.ramp_to(0)
+        elif self.speed_source == 0 or not self.driver_ok():
+            torque = gov.ramp_to(0)
+        else:
+            target = ref - cfg.setpoint_margin_ckph
+            if target < 0:
+                target = 0
+            torque = gov.step(target, self.speed, self.accel, demand)
+        if state == NORMAL or state == LIMITING:
+            new = LIMITING if gov.binding else NORMAL
+            if new != state:
+                self.log.record(
+                    events.LIMIT_ENGAGED if new == LIMITING else events.LIMIT_RELEASED, now, self.speed
+                )
+            state = new
+        if state != self.state:
+            self.log.record(events.STATE_CHANGE, now, state)
+            self.state = state
+        self._overspeed(now, limit)
+        self._odometer()
+        self.torque = torque
+        return torque
+
+    def _overspeed(self, now, limit):
+        """Warn when the vehicle runs above the limit although the governor cuts torque."""
+        bit = 1 << roles.FLAG_OVERSPEED
+        over = self.speed_source and self.speed > limit + self.cfg.overspeed_margin_ckph
+        if over:
+            if self._overspeed_since < 0:
+                self._overspeed_since = now
+            elif not self.flags & bit and diff(now, self._overspeed_since) >= self.cfg.overspeed_ms:
+                self.flags |= bit
+                self.log.record(events.OVERSPEED, now, self.speed - limit)
+        else:
+            self._overspeed_since = -1
+            if self.flags & bit and self.speed <= limit:
+                self.flags &= ~bit
+                self.log.record(events.OVERSPEED_CLEARED, now, self.speed)
+
+    def _odometer(self):
+        # ckph * ms / 360 = mm; whole metres carried out to keep the sum small.
+        mm = self.odometer_mm + self.speed * self.period_ms // 360
+        self.odometer_m += mm // 1000
+        self.odometer_mm = mm % 1000

@@ -1,0 +1,1 @@
+"""DBC handling on the host: signal maps and the compiler of firmware tables."""

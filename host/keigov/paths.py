@@ -1,0 +1,14 @@
+"""Where the repository's firmware, DBCs and bundled scenarios live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(os.environ.get("KEIGOV_ROOT", Path(__file__).resolve().parents[2]))
+FIRMWARE = ROOT / "firmware"
+DBC_DIR = ROOT / "dbc"
+KEIGOV_DBC = DBC_DIR / "keigov.dbc"
+KEIGOV_MAP = DBC_DIR / "maps" / "keigov.toml"
+SCENARIOS = ROOT / "hil" / "scenarios"
+KEIGOV_TABLES = FIRMWARE / "tables" / "keigov_bus.py"
