@@ -1,0 +1,1 @@
+"""Run reports: timeline plots, JUnit XML, check tables."""
