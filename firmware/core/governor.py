@@ -68,6 +68,10 @@ class SpeedGovernor:
         self.command = cmd
         return cmd
 
+    def release(self):
+        """Hand control to the driver: from the next period the demand passes through."""
+        self.binding = False
+
     def ramp_to(self, value):
         """Move the command toward `value` at the ramp rates (used when no law applies)."""
         prev = self.command

@@ -40,6 +40,7 @@ class Receiver:
         self.good_run = bytearray(n)
         self.bad_run = bytearray(n)
         self.counter = bytearray(n)
+        self.unread = bytearray(n)          # frames refused before their counter was read
         self.refused = array("i", [0] * n)  # frames refused, per message
         self.ignored = 0                    # frames with ids the table does not know
         for i in range(n):
@@ -104,12 +105,19 @@ class Receiver:
             c = raw[cnt - first]
             last = self.counter[i]
             self.counter[i] = c
-            if last != _NO_COUNTER and c != (last + 1) & ((1 << t.RX_SIG_LEN[cnt]) - 1):
+            # Each frame refused before this check may have used one counter value, so
+            # one corrupt frame does not also cost the good frame after it.
+            skipped = self.unread[i]
+            self.unread[i] = 0
+            step = (c - last) & ((1 << t.RX_SIG_LEN[cnt]) - 1)
+            if last != _NO_COUNTER and (step == 0 or step > 1 + skipped):
                 return ERR_COUNTER
         return 0
 
     def _refuse(self, i, err, now):
         self.refused[i] += 1
+        if err != ERR_COUNTER and self.unread[i] < 255:
+            self.unread[i] += 1
         self.good_run[i] = 0
         b = self.bad_run[i]
         if b < 255:
