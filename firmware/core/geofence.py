@@ -1,0 +1,579 @@
+"""Geofence lookup on the device: which zones contain a GNSS fix, in integers only.
+
+The host compiles a GeoJSON file into a little-endian blob (`keigov zones compile`;
+docs/zones.md) that `load()` reads into typed arrays once at boot. After that a lookup
+allocates nothing and every intermediate value stays below 2**30 (a small int on
+32-bit ports):
+
+- A fix (1e-7 deg as 16-bit halves) becomes decimetre offsets from the table's origin by
+  an equirectangular projection done in split fixed-point steps, so longitude x 1e7
+  (up to 1.8e9, a big int) is never formed.
+- Every edge is shorter than 600 m (the compiler splits longer ones) and a lookup only
+  looks at edges within a few hundred metres of the point, so products of coordinate
+  differences stay below 2**28.
+- Polygons (with holes, multipolygons) use even-odd parity. Each zone has a uniform
+  grid; a cell lists the edges near it and stores the parity of its bottom-right corner,
+  so a lookup walks from the point to that corner and counts crossings with the cell's
+  edges only (exact, including points on edges and vertices: see `_poly_inside`).
+- Corridors are centrelines with a half-width, optionally matched against the vehicle's
+  heading (fixed, or along each segment); circles are a centre and a radius.
+
+Result of `lookup(x, y, heading)` (attributes, so nothing is returned in a tuple):
+`limit` lowest speed limit (ckph) among the zones containing the point, 0 for none;
+`lockout` 1 inside a freeway-lockout zone; `zone` id of the deciding zone (0 none);
+`clear_dm` distance from the point to the nearest zone stricter than the result that
+does not contain it, at most `near_dm` (the hysteresis needs "far enough past the
+boundary"; beyond `near_dm` it only needs to know "far").
+"""
+from array import array
+from micropython import const
+import micropython
+
+MAGIC = const(0x315A474B)  # b"KGZ1" little-endian
+VERSION = const(1)
+
+# Header: int32 fields at the start of the blob.
+H_MAGIC = const(0)
+H_VERSION = const(1)
+H_LAT0_HI = const(2)
+H_LAT0_LO = const(3)
+H_LON0_HI = const(4)
+H_LON0_LO = const(5)
+H_KX = const(6)          # decimetres per 1e-7 deg of longitude, Q20
+H_KY = const(7)          # decimetres per 1e-7 deg of latitude, Q20
+H_NEAR_DM = const(8)     # distances to zones are exact up to this far
+H_ZONES = const(9)
+H_VERTICES = const(10)
+H_CELLS = const(11)
+H_REFS = const(12)
+H_REF_SIZE = const(13)   # 2: REF is uint16, 4: uint32
+H_CRC = const(14)        # CRC-32 of everything after the header, as int32
+H_BYTES = const(15)      # length of the whole blob
+HEADER_FIELDS = const(16)
+
+# Zone record: ZSTRIDE int32 per zone.
+Z_KIND = const(0)        # SHAPE_* | F_* flags
+Z_LIMIT = const(1)       # ckph, 0 for a lockout zone
+Z_XMIN = const(2)        # box of the zone's area (corridors: widened by the half-width)
+Z_YMIN = const(3)
+Z_XMAX = const(4)
+Z_YMAX = const(5)
+Z_GX = const(6)          # grid origin (the box minus near_dm), cell size, columns, rows
+Z_GY = const(7)
+Z_CS = const(8)
+Z_NX = const(9)
+Z_NY = const(10)
+Z_CELLS = const(11)      # index of the zone's first cell in CELL (nx * ny + 1 entries)
+Z_VBASE = const(12)      # index of the zone's first vertex (REF entries are relative)
+Z_R = const(13)          # corridor half-width / circle radius, dm
+Z_A = const(14)          # circle centre x / fixed heading east component (Q14)
+Z_B = const(15)          # circle centre y / fixed heading north component (Q14)
+Z_COS = const(16)        # cos(heading tolerance), Q14
+Z_ID = const(17)         # zone id reported on the bus (1..255)
+ZSTRIDE = const(18)
+
+SHAPE_MASK = const(0xFF)
+SHAPE_POLYGON = const(0)
+SHAPE_CORRIDOR = const(1)
+SHAPE_CIRCLE = const(2)
+F_LOCKOUT = const(0x100)
+F_HEADING_FIXED = const(0x200)   # corridor matches vehicles heading (Z_A, Z_B)
+F_HEADING_ALONG = const(0x400)   # corridor matches vehicles moving along its segments
+F_BIDIRECTIONAL = const(0x800)   # ... in either direction
+
+# Edge length, packed per vertex in LEN: (shift << 12) | (mantissa - 4096), where
+# length_dm = mantissa / 2**shift (mantissa in [4096, 8192), rounded up).
+_LEN_FRAC = const(12)
+_LEN_MASK = const(0xFFF)
+_LEN_ONE = const(0x1000)
+
+# Load results (fence.error).
+OK = const(0)
+ERR_MISSING = const(1)    # no zones file: no zones (not a fault)
+ERR_FORMAT = const(2)     # not a zones table, or a truncated one
+ERR_VERSION = const(3)    # written by an incompatible compiler
+ERR_CHECKSUM = const(4)   # corrupted in storage
+ERR_PLATFORM = const(5)   # big-endian CPU or no binascii.crc32
+
+_WINDOW = const(1 << 23)  # fixes beyond +-0.84 deg of the origin are outside the map
+_BIG = const(0x3FFFFFFF)
+# Edges are under 600 m, half-widths under 400 m and near_dm under 250 m, so a point
+# that matters is within this of an edge's start; products of such offsets fit.
+_FAR_DM = const(12500)
+_Q14 = const(16384)
+
+# sin(d degrees) in Q14 for d = 0..90; other angles by symmetry and interpolation.
+_SIN = (
+    0, 286, 572, 857, 1143, 1428, 1713, 1997, 2280, 2563, 2845, 3126, 3406, 3686, 3964,
+    4240, 4516, 4790, 5063, 5334, 5604, 5872, 6138, 6402, 6664, 6924, 7182, 7438, 7692,
+    7943, 8192, 8438, 8682, 8923, 9162, 9397, 9630, 9860, 10087, 10311, 10531, 10749,
+    10963, 11174, 11381, 11585, 11786, 11982, 12176, 12365, 12551, 12733, 12911, 13085,
+    13255, 13421, 13583, 13741, 13894, 14044, 14189, 14330, 14466, 14598, 14726, 14849,
+    14968, 15082, 15191, 15296, 15396, 15491, 15582, 15668, 15749, 15826, 15897, 15964,
+    16026, 16083, 16135, 16182, 16225, 16262, 16294, 16322, 16344, 16362, 16374, 16382,
+    16384,
+)
+
+
+def sin_q14(cdeg):
+    """sin of a heading in 0.01 deg, Q14 (|error| <= 2)."""
+    cdeg %= 36000
+    sign = 1
+    if cdeg >= 18000:
+        cdeg -= 18000
+        sign = -1
+    if cdeg > 9000:
+        cdeg = 18000 - cdeg
+    d = cdeg // 100
+    f = cdeg - d * 100
+    s = _SIN[d]
+    if f:
+        s += (_SIN[d + 1] - s) * f // 100
+    return s * sign
+
+
+def scale_q20(d, k):
+    """d * k / 2**20 (floor) for |d| < 2**23, k < 2**17, without forming d * k."""
+    return ((d >> 10) * k + (((d & 1023) * k) >> 10)) >> 10
+
+
+def isqrt(n):
+    """floor(sqrt(n)) for 0 <= n < 2**30."""
+    if n <= 0:
+        return 0
+    b = 0
+    t = n
+    while t:
+        t >>= 2
+        b += 1
+    x = 1 << b          # >= sqrt(n)
+    while True:
+        y = (x + n // x) >> 1
+        if y >= x:
+            return x
+        x = y
+
+
+def _zeros(typecode, n, size):
+    try:
+        return array(typecode, bytes(n * size))  # MicroPython: the bytes are the items
+    except TypeError:
+        return array(typecode, [0]) * n          # CPython
+
+
+class Fence:
+    """Compiled zones and the lookup over them. `error` says whether a table is in force."""
+
+    def __init__(self):
+        self.error = ERR_MISSING
+        self.n = 0
+        self.near_dm = 0
+        self.head = _zeros("i", HEADER_FIELDS, 4)
+        self.zt = self.vx = self.vy = self.cell = self.ref = self.len = None
+        # Results of the last to_local() / lookup().
+        self.x = 0
+        self.y = 0
+        self.limit = 0
+        self.lockout = 0
+        self.zone = 0
+        self.clear_dm = 0
+        self._hx = 0
+        self._hy = 0
+        self._near = bytearray(0)     # zones whose box (widened by near_dm) holds the point
+        self._inside = bytearray(0)
+
+    # -- loading (boot time) ------------------------------------------------------------
+
+    def read(self, f):
+        """Read a compiled table from a stream with readinto(). Returns OK or ERR_*."""
+        import sys
+
+        try:
+            from binascii import crc32
+        except ImportError:
+            return self._refuse(ERR_PLATFORM)
+        if sys.byteorder != "little":
+            return self._refuse(ERR_PLATFORM)
+        h = self.head
+        if f.readinto(h) != HEADER_FIELDS * 4 or h[H_MAGIC] != MAGIC:
+            return self._refuse(ERR_FORMAT)
+        if h[H_VERSION] != VERSION:
+            return self._refuse(ERR_VERSION)
+        nz = h[H_ZONES]
+        nv = h[H_VERTICES]
+        rs = h[H_REF_SIZE]
+        if nz < 0 or nz > 255 or nv < 0 or h[H_CELLS] < 0 or h[H_REFS] < 0 or rs not in (2, 4):
+            return self._refuse(ERR_FORMAT)
+        sections = (
+            ("i", nz * ZSTRIDE, 4), ("i", nv, 4), ("i", nv, 4), ("i", h[H_CELLS], 4),
+            ("H" if rs == 2 else "I", h[H_REFS], rs), ("H", nv, 2),
+        )
+        arrays = []
+        crc = 0
+        for typecode, count, size in sections:
+            a = _zeros(typecode, count, size)
+            if f.readinto(a) != count * size:
+                return self._refuse(ERR_FORMAT)
+            crc = crc32(a, crc)
+            pad = (-count * size) & 3
+            if pad:
+                p = bytearray(pad)
+                if f.readinto(p) != pad:
+                    return self._refuse(ERR_FORMAT)
+                crc = crc32(p, crc)
+            arrays.append(a)
+        if f.readinto(bytearray(1)):
+            return self._refuse(ERR_FORMAT)  # trailing bytes: not what the header says
+        if (crc ^ h[H_CRC]) & 0xFFFFFFFF:
+            return self._refuse(ERR_CHECKSUM)
+        self.zt, self.vx, self.vy, self.cell, self.ref, self.len = arrays
+        self.n = nz
+        self.near_dm = h[H_NEAR_DM]
+        self._near = bytearray(nz)
+        self._inside = bytearray(nz)
+        self.error = OK
+        return OK
+
+    def _refuse(self, reason):
+        self.error = reason
+        self.n = 0
+        return reason
+
+    # -- position ---------------------------------------------------------------------------
+
+    def to_local(self, lat_hi, lat_lo, lon_hi, lon_lo):
+        """Set (x, y) in dm from a fix in 1e-7 deg halves (hi signed, lo 0..65535).
+
+        Returns False when the fix is beyond the map window (+-0.84 deg of the origin);
+        (x, y) are then clamped to the window's edge, far outside every zone.
+        """
+        h = self.head
+        inside = True
+        dh = lat_hi - h[H_LAT0_HI]
+        if dh > 127 or dh < -127:
+            dlat = _WINDOW if dh > 0 else -_WINDOW
+            inside = False
+        else:
+            dlat = dh * 65536 + lat_lo - h[H_LAT0_LO]
+        dh = lon_hi - h[H_LON0_HI]
+        if dh > 127 or dh < -127:
+            dlon = _WINDOW if dh > 0 else -_WINDOW
+            inside = False
+        else:
+            dlon = dh * 65536 + lon_lo - h[H_LON0_LO]
+        if dlat > _WINDOW or dlat < -_WINDOW or dlon > _WINDOW or dlon < -_WINDOW:
+            inside = False
+            dlat = _WINDOW if dlat > _WINDOW else (-_WINDOW if dlat < -_WINDOW else dlat)
+            dlon = _WINDOW if dlon > _WINDOW else (-_WINDOW if dlon < -_WINDOW else dlon)
+        self.x = scale_q20(dlon, h[H_KX])
+        self.y = scale_q20(dlat, h[H_KY])
+        return inside
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    @micropython.native
+    def lookup(self, px, py, heading):
+        """Zones at (px, py) dm for a vehicle heading `heading` (0.01 deg; -1: unknown).
+
+        A corridor that matches headings counts as matching when the heading is unknown
+        (standing still): the stricter reading.
+        """
+        zt = self.zt
+        near = self._near
+        inside = self._inside
+        m = self.near_dm
+        if heading >= 0:
+            self._hx = sin_q14(heading)
+            self._hy = sin_q14(heading + 9000)
+        best = _BIG        # key of the result: 0 lockout, else the limit
+        limit = _BIG
+        zone = 0
+        for z in range(self.n):
+            b = z * ZSTRIDE
+            near[z] = 0
+            inside[z] = 0
+            if (px < zt[b + Z_XMIN] - m or px > zt[b + Z_XMAX] + m
+                    or py < zt[b + Z_YMIN] - m or py > zt[b + Z_YMAX] + m):
+                continue
+            near[z] = 1
+            if px < zt[b + Z_XMIN] or px > zt[b + Z_XMAX] or py < zt[b + Z_YMIN] or py > zt[b + Z_YMAX]:
+                continue
+            kind = zt[b + Z_KIND]
+            shape = kind & SHAPE_MASK
+            if shape == SHAPE_POLYGON:
+                hit = self._poly_inside(b, px, py)
+            elif shape == SHAPE_CORRIDOR:
+                hit = self._corridor_inside(b, px, py, heading)
+            else:
+                dx = px - zt[b + Z_A]
+                dy = py - zt[b + Z_B]
+                r = zt[b + Z_R]
+                hit = dx * dx + dy * dy <= r * r
+            if not hit:
+                continue
+            inside[z] = 1
+            lim = zt[b + Z_LIMIT]
+            key = 0 if kind & F_LOCKOUT else lim
+            if key < best:
+                best = key
+                zone = zt[b + Z_ID]
+            if lim and lim < limit:
+                limit = lim
+        self.limit = limit if limit < _BIG else 0
+        self.lockout = 1 if best == 0 else 0
+        self.zone = zone
+        self.clear_dm = self._clearance(px, py, best)
+
+    def _clearance(self, px, py, best):
+        """Distance (dm, floor, at most near_dm) to zones stricter than `best`."""
+        zt = self.zt
+        m = self.near_dm
+        d2 = m * m * 16      # squared, in (dm / 4)**2
+        for z in range(self.n):
+            if not self._near[z] or self._inside[z]:
+                continue
+            b = z * ZSTRIDE
+            kind = zt[b + Z_KIND]
+            key = 0 if kind & F_LOCKOUT else zt[b + Z_LIMIT]
+            if key >= best:
+                continue
+            shape = kind & SHAPE_MASK
+            if shape == SHAPE_CIRCLE:
+                dx = px - zt[b + Z_A]
+                dy = py - zt[b + Z_B]
+                e = (isqrt(dx * dx + dy * dy) - zt[b + Z_R]) * 4   # outside: positive
+                e2 = e * e if e > 0 else 0
+            else:
+                e2 = self._edges_d2(b, px, py)
+                if shape == SHAPE_CORRIDOR:
+                    e = isqrt(e2) - 4 * zt[b + Z_R]
+                    e2 = e * e if e > 0 else 0
+            if e2 < d2:
+                d2 = e2
+        return isqrt(d2) >> 2
+
+    # -- polygons ---------------------------------------------------------------------------
+
+    @micropython.native
+    def _poly_inside(self, b, px, py):
+        """Even-odd parity of (px, py), by the rule: edge (x1,y1)-(x2,y2) crosses the ray
+        from P to +x when (y1 > py) != (y2 > py) and its crossing is strictly right of px.
+
+        That rule classifies every point, on edges and vertices too, as if it sat an
+        infinitesimal up and right, so parity(P) = parity(corner) xor the crossings of
+        the path P -> (xr, py) -> (xr, yb) with the cell's edges, where (xr, yb) is the
+        cell's bottom-right corner (parity compiled per cell). The horizontal leg uses
+        the ray rule itself (each edge's term is exact); the vertical leg runs an
+        infinitesimal right of x = xr, so it never meets a vertex.
+        """
+        zt = self.zt
+        gx = zt[b + Z_GX]
+        gy = zt[b + Z_GY]
+        cs = zt[b + Z_CS]
+        cx = (px - gx) // cs
+        cy = (py - gy) // cs
+        nx = zt[b + Z_NX]
+        if cx < 0 or cy < 0 or cx >= nx or cy >= zt[b + Z_NY]:
+            return 0
+        xr = gx + (cx + 1) * cs
+        yb = gy + cy * cs
+        cell = self.cell
+        c = zt[b + Z_CELLS] + cy * nx + cx
+        k = cell[c]
+        end = cell[c + 1] >> 1
+        par = k & 1
+        k >>= 1
+        vx = self.vx
+        vy = self.vy
+        ref = self.ref
+        base = zt[b + Z_VBASE]
+        while k < end:
+            i = base + ref[k]
+            k += 1
+            x1 = vx[i]
+            y1 = vy[i]
+            x2 = vx[i + 1]
+            y2 = vy[i + 1]
+            if (y1 > py) != (y2 > py):
+                if _crosses_right_of(x1, y1, x2, y2, py, px) and not _crosses_right_of(x1, y1, x2, y2, py, xr):
+                    par ^= 1
+            if (x1 > xr) != (x2 > xr):
+                if _passes_above(x1, y1, x2, y2, xr, yb) and not _passes_above(x1, y1, x2, y2, xr, py):
+                    par ^= 1
+        return par
+
+    # -- corridors ----------------------------------------------------------------------
+
+    @micropython.native
+    def _corridor_inside(self, b, px, py, heading):
+        zt = self.zt
+        r = zt[b + Z_R]
+        r2 = r * r * 16
+        kind = zt[b + Z_KIND]
+        hx = self._hx
+        hy = self._hy
+        if heading >= 0 and kind & F_HEADING_FIXED:
+            dot = hx * zt[b + Z_A] + hy * zt[b + Z_B]
+            if kind & F_BIDIRECTIONAL and dot < 0:
+                dot = -dot
+            if dot < zt[b + Z_COS] * _Q14:
+                return 0
+        along = heading >= 0 and kind & F_HEADING_ALONG
+        gx = zt[b + Z_GX]
+        gy = zt[b + Z_GY]
+        cs = zt[b + Z_CS]
+        cx = (px - gx) // cs
+        cy = (py - gy) // cs
+        nx = zt[b + Z_NX]
+        if cx < 0 or cy < 0 or cx >= nx or cy >= zt[b + Z_NY]:
+            return 0
+        cell = self.cell
+        c = zt[b + Z_CELLS] + cy * nx + cx
+        k = cell[c] >> 1
+        end = cell[c + 1] >> 1
+        vx = self.vx
+        vy = self.vy
+        ref = self.ref
+        base = zt[b + Z_VBASE]
+        while k < end:
+            i = base + ref[k]
+            k += 1
+            x1 = vx[i]
+            x2 = vx[i + 1]
+            if (px < x1 - r and px < x2 - r) or (px > x1 + r and px > x2 + r):
+                continue
+            y1 = vy[i]
+            y2 = vy[i + 1]
+            if (py < y1 - r and py < y2 - r) or (py > y1 + r and py > y2 + r):
+                continue
+            if self._seg_d2(i, px, py) > r2:
+                continue
+            if not along:
+                return 1
+            # Along this segment: heading . direction >= |direction| cos(tolerance).
+            dot = (x2 - x1) * hx + (y2 - y1) * hy
+            if kind & F_BIDIRECTIONAL and dot < 0:
+                dot = -dot
+            p = self.len[i]
+            s = p >> _LEN_FRAC
+            if dot >= (((p & _LEN_MASK) | _LEN_ONE) * zt[b + Z_COS]) >> s:
+                return 1
+        return 0
+
+    # -- distances ----------------------------------------------------------------------
+
+    def _edges_d2(self, b, px, py):
+        """Smallest squared distance, in (dm / 4)**2, from P to the zone's edges, exact up
+        to near_dm (plus the half-width for a corridor's centreline).
+
+        Cells are at least near_dm wide, so every edge within near_dm of P meets one of
+        the 3 x 3 cells around P's cell (a corridor's cells list the edges within its
+        half-width, so the same holds for its centreline up to half-width + near_dm).
+        """
+        zt = self.zt
+        gx = zt[b + Z_GX]
+        gy = zt[b + Z_GY]
+        cs = zt[b + Z_CS]
+        nx = zt[b + Z_NX]
+        ny = zt[b + Z_NY]
+        cx = (px - gx) // cs
+        cy = (py - gy) // cs
+        cell = self.cell
+        ref = self.ref
+        base = zt[b + Z_VBASE]
+        cells = zt[b + Z_CELLS]
+        best = _BIG
+        row = cy - 1
+        while row <= cy + 1:
+            if 0 <= row < ny:
+                col = cx - 1
+                while col <= cx + 1:
+                    if 0 <= col < nx:
+                        c = cells + row * nx + col
+                        k = cell[c] >> 1
+                        end = cell[c + 1] >> 1
+                        while k < end:
+                            d2 = self._seg_d2(base + ref[k], px, py)
+                            k += 1
+                            if d2 < best:
+                                best = d2
+                    col += 1
+            row += 1
+        return best
+
+    @micropython.native
+    def _seg_d2(self, i, px, py):
+        """Squared distance from P to edge i in (dm / 4)**2; _BIG for a point over 1 km away.
+
+        Beyond the segment's ends it is exact; beside it, |cross| / length with the
+        length a 13-bit mantissa rounded up (the distance errs low, by < 0.03 %, and
+        by < 0.25 dm from flooring: a corridor reads marginally wide, a clearance short).
+        """
+        vx = self.vx
+        vy = self.vy
+        x1 = vx[i]
+        y1 = vy[i]
+        dx = vx[i + 1] - x1
+        dy = vy[i + 1] - y1
+        wx = px - x1
+        wy = py - y1
+        if wx > _FAR_DM or wx < -_FAR_DM or wy > _FAR_DM or wy < -_FAR_DM:
+            return _BIG   # a far point: the products below would not fit
+        t = wx * dx + wy * dy
+        if t <= 0:
+            d2 = wx * wx + wy * wy
+        elif t >= dx * dx + dy * dy:
+            wx -= dx
+            wy -= dy
+            d2 = wx * wx + wy * wy
+        else:
+            cr = wx * dy - wy * dx
+            if cr < 0:
+                cr = -cr
+            p = self.len[i]
+            q = (cr << (p >> _LEN_FRAC) << 2) // ((p & _LEN_MASK) | _LEN_ONE)
+            return q * q if q < 32768 else _BIG
+        return d2 * 16 if d2 < 0x4000000 else _BIG
+
+
+@micropython.native
+def _crosses_right_of(x1, y1, x2, y2, py, v):
+    """The edge, which straddles y = py, crosses it strictly right of x = v."""
+    if x1 > v and x2 > v:
+        return True
+    if x1 <= v and x2 <= v:
+        return False
+    a = (x1 - v) * (y2 - y1)
+    c = (py - y1) * (x2 - x1)
+    if y2 > y1:
+        return a > -c
+    return a < -c
+
+
+@micropython.native
+def _passes_above(x1, y1, x2, y2, xr, yv):
+    """The edge, which straddles x = xr + 0, passes above (xr + 0, yv + 0), where the
+    second 0 is infinitesimal against the first (the ray rule's tie-break)."""
+    if y1 > yv and y2 > yv:
+        return True
+    if y1 < yv and y2 < yv:
+        return False
+    d = x2 - x1
+    a = (y1 - yv) * d
+    c = (xr - x1) * (y2 - y1)
+    if a == -c:  # through (xr, yv): its slope decides
+        return y2 != y1 and (y2 > y1) == (d > 0)
+    if d > 0:
+        return a > -c
+    return a < -c
+
+
+def load(storage, name="zones.bin"):
+    """The zones in storage, or an empty Fence whose `error` says why there are none."""
+    import io
+
+    fence = Fence()
+    data = storage.read(name)
+    if data is not None:
+        fence.read(io.BytesIO(data))
+    return fence
