@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from keigov.zones.geometry import ray_parity
-from zones_support import Compiled, collection, compile_doc, polygon_feature, polygon_with_holes, to_lonlat
+from zones_support import (Compiled, collection, compile_doc, compile_lattice_polygon, polygon_feature,
+                           polygon_with_holes, to_lonlat)
 
 QUANT_BAND_M = 0.15
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -128,3 +129,24 @@ def test_points_on_a_shared_vertex_row_and_cell_lines():
     for x in range(x0 - 3, x1 + 4):
         for y in (y0 - 1, y0, y0 + 1, y2 - 1, y2, y2 + 1):
             assert (c.look(x, y).limit != 0) == bool(ray_parity(edges, x, y)), (x, y)
+
+
+@SETTINGS
+@given(rings=polygon_with_holes(size=30.0), step=st.sampled_from([20, 40]))
+def test_vertices_on_cell_lines_and_corners(rings, step):
+    """Vertices snapped to a lattice that the grid lines pass through: vertical legs meet
+    vertices exactly on x = xr, horizontal ones run along edges on cell lines."""
+    snapped = []
+    for r in rings:
+        pts = [(round(x * 10 / step) * step, round(y * 10 / step) * step) for x, y in r]
+        snapped.append([p for i, p in enumerate(pts) if p != pts[i - 1]])
+    assume(all(len(r) >= 3 for r in snapped))
+    c = compile_lattice_polygon(snapped, step)
+    assume(c is not None)
+    edges = [e for g in c.zones.geoms for e in g.edges()]
+    xs = [p[0] for p in snapped[0]]
+    ys = [p[1] for p in snapped[0]]
+    for x in range(min(xs) - step, max(xs) + step + 1, step):
+        for y in range(min(ys) - step, max(ys) + step + 1, step):
+            for p in ((x, y), (x + 1, y), (x, y - 1)):
+                assert (c.look(*p).limit != 0) == bool(ray_parity(edges, *p)), p

@@ -121,3 +121,28 @@ def polygon_with_holes(draw: Any, cx: float = 0.0, cy: float = 0.0, size: float 
 
 def polygon_feature(rings: list[list[Metres]], **properties: Any) -> dict[str, Any]:
     return feature("Polygon", [ring(r) for r in rings], **properties)
+
+
+def compile_lattice_polygon(rings: list[list[tuple[int, int]]], cell_dm: int) -> Compiled | None:
+    """A polygon given in device decimetres, with the grid forced to `cell_dm` cells whose
+    lines pass through the polygon's lowest-left vertex: every vertex on a multiple of
+    cell_dm sits on a cell line or corner. None if the rings are not a valid polygon."""
+    from keigov.zones import Zones, grid, table
+    from keigov.zones.geojson import ZoneSpec
+    from keigov.zones.quantise import Ring, ZoneGeom
+    from keigov.zones.validate import check_polygon
+
+    spec = ZoneSpec(0, "lattice", "speed_limit", 2414, "polygon", polygons=[[[] for _ in rings]])
+    geom = ZoneGeom(spec, [Ring(r + [r[0]], 0, i) for i, r in enumerate(rings)])
+    proj = Projection.about(CENTER[1], CENTER[0])
+    if check_polygon(geom, proj):
+        return None
+    saved = grid.choose_cell_size
+    grid.choose_cell_size = lambda *_: cell_dm
+    try:
+        tab = table.build_table([geom], proj, cell_dm)
+    finally:
+        grid.choose_cell_size = saved
+    fence = geofence.Fence()
+    assert fence.read(io.BytesIO(tab.blob)) == geofence.OK
+    return Compiled(Zones([spec], [geom], proj, []), tab, fence)
