@@ -25,7 +25,7 @@ class ZonesInvalid(InputError):
     """The zones file has problems; `issues` lists every one."""
 
     def __init__(self, path: Path, issues: list[ZoneIssue]) -> None:
-        super().__init__(f"{len(issues)} problem(s) in the zones; nothing written", where=str(path))
+        super().__init__(f"{len(issues)} problem(s) in the zones", where=str(path))
         self.issues = issues
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from keigov.zones.geojson import LonLat, ZoneIssue, ZoneSpec
-from keigov.zones.geometry import Point, clean_chain, ring_area2
+from keigov.zones.geometry import Point, clean_chain
 from keigov.zones.projection import E7, Projection
 
 # Zones must lie within this of the table's origin (the device's window is 2**23 units,
@@ -98,13 +98,11 @@ def quantise(spec: ZoneSpec, proj: Projection) -> tuple[ZoneGeom, list[ZoneIssue
                 if points[-1] != points[0]:
                     points.append(points[0])
                 label = (f"polygon {pi} " if multi else "") + f"ring {ri}"
-                distinct = len(points) - 1
+                distinct = len(set(points))
                 geom.drawn_vertices += len(drawn) - 1
                 if distinct < 3:
                     issues.append(ZoneIssue(spec.index, spec.name,
                                             f"{label} collapses to {distinct} point(s) at 0.1 m resolution"))
-                elif ring_area2(points) == 0:
-                    issues.append(ZoneIssue(spec.index, spec.name, f"{label} encloses no area"))
                 else:
                     geom.rings.append(Ring(points, pi, ri))
     elif spec.shape == "corridor":

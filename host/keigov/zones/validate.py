@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from keigov.zones.geojson import ZoneIssue
-from keigov.zones.geometry import Point, meeting_point, orient, ray_parity, segments_meet
+from keigov.zones.geometry import Point, meeting_point, orient, ray_parity, ring_area2, segments_meet
 from keigov.zones.projection import Projection
 from keigov.zones.quantise import Ring, ZoneGeom
 
@@ -42,9 +42,11 @@ def check_polygon(geom: ZoneGeom, proj: Projection) -> list[ZoneIssue]:
               for what, p in problems[:MAX_REPORTED]]
     if len(problems) > MAX_REPORTED:
         issues.append(ZoneIssue(spec.index, spec.name, f"... and {len(problems) - MAX_REPORTED} more crossings"))
-    if not problems:
-        issues += _nesting(geom, labels, proj)
-    return issues
+    if problems:
+        return issues
+    flat = [ZoneIssue(spec.index, spec.name, f"{labels[i]} encloses no area (all its points on one line)")
+            for i, r in enumerate(geom.rings) if ring_area2(r.points) == 0]
+    return flat or _nesting(geom, labels, proj)
 
 
 def _nesting(geom: ZoneGeom, labels: list[str], proj: Projection) -> list[ZoneIssue]:
