@@ -123,10 +123,11 @@ def polygon_feature(rings: list[list[Metres]], **properties: Any) -> dict[str, A
     return feature("Polygon", [ring(r) for r in rings], **properties)
 
 
-def compile_lattice_polygon(rings: list[list[tuple[int, int]]], cell_dm: int) -> Compiled | None:
+def compile_lattice_polygon(rings: list[list[tuple[int, int]]], cell_dm: int, near_dm: int) -> Compiled | None:
     """A polygon given in device decimetres, with the grid forced to `cell_dm` cells whose
-    lines pass through the polygon's lowest-left vertex: every vertex on a multiple of
-    cell_dm sits on a cell line or corner. None if the rings are not a valid polygon."""
+    lines pass through the polygon's lowest-left vertex when near_dm is a multiple of
+    cell_dm: every vertex on a multiple of cell_dm then sits on a cell line or corner.
+    None if the rings are not a valid polygon."""
     from keigov.zones import Zones, grid, table
     from keigov.zones.geojson import ZoneSpec
     from keigov.zones.quantise import Ring, ZoneGeom
@@ -140,7 +141,7 @@ def compile_lattice_polygon(rings: list[list[tuple[int, int]]], cell_dm: int) ->
     saved = grid.choose_cell_size
     grid.choose_cell_size = lambda *_: cell_dm
     try:
-        tab = table.build_table([geom], proj, cell_dm)
+        tab = table.build_table([geom], proj, near_dm)
     finally:
         grid.choose_cell_size = saved
     fence = geofence.Fence()

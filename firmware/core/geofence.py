@@ -324,6 +324,7 @@ class Fence:
         self.zone = zone
         self.clear_dm = self._clearance(px, py, best)
 
+    @micropython.native
     def _clearance(self, px, py, best):
         """Distance (dm, floor, at most near_dm) to zones stricter than `best`."""
         zt = self.zt
@@ -343,11 +344,12 @@ class Fence:
                 dy = py - zt[b + Z_B]
                 e = (isqrt(dx * dx + dy * dy) - zt[b + Z_R]) * 4   # outside: positive
                 e2 = e * e if e > 0 else 0
+            elif shape == SHAPE_CORRIDOR:
+                r = zt[b + Z_R]
+                e = isqrt(self._edges_d2(b, px, py, m + r)) - 4 * r
+                e2 = e * e if e > 0 else 0
             else:
-                e2 = self._edges_d2(b, px, py)
-                if shape == SHAPE_CORRIDOR:
-                    e = isqrt(e2) - 4 * zt[b + Z_R]
-                    e2 = e * e if e > 0 else 0
+                e2 = self._edges_d2(b, px, py, m)
             if e2 < d2:
                 d2 = e2
         return isqrt(d2) >> 2
@@ -462,13 +464,16 @@ class Fence:
 
     # -- distances ----------------------------------------------------------------------
 
-    def _edges_d2(self, b, px, py):
-        """Smallest squared distance, in (dm / 4)**2, from P to the zone's edges, exact up
-        to near_dm (plus the half-width for a corridor's centreline).
+    @micropython.native
+    def _edges_d2(self, b, px, py, reach):
+        """Smallest squared distance, in (dm / 4)**2, from P to the zone's edges within
+        `reach` dm of it (_BIG when none is).
 
-        Cells are at least near_dm wide, so every edge within near_dm of P meets one of
-        the 3 x 3 cells around P's cell (a corridor's cells list the edges within its
-        half-width, so the same holds for its centreline up to half-width + near_dm).
+        Searches square rings of cells outward from P's cell, skipping cells farther
+        than the reach and shrinking the reach to the best distance found, so near an
+        edge it looks at a cell or two. A cell lists every edge that meets it (a
+        corridor's: every edge within its half-width), so the search finds every edge
+        within the reach (a corridor's centreline: within reach + half-width).
         """
         zt = self.zt
         gx = zt[b + Z_GX]
@@ -478,27 +483,72 @@ class Fence:
         ny = zt[b + Z_NY]
         cx = (px - gx) // cs
         cy = (py - gy) // cs
+        cells = zt[b + Z_CELLS]
+        # cells of ring r are at least edge + (r - 1) * cs away
+        edge = px - gx - cx * cs
+        e = cs - edge
+        if e < edge:
+            edge = e
+        e = py - gy - cy * cs
+        if e < edge:
+            edge = e
+        e = cs - (py - gy - cy * cs)
+        if e < edge:
+            edge = e
+        best = _BIG
+        ring = 0
+        while ring < 1 or edge + (ring - 1) * cs <= reach:
+            if ring > nx and ring > ny:
+                break
+            row = cy - ring
+            while row <= cy + ring:
+                if 0 <= row < ny:
+                    # whole rows at the top and bottom of the ring, two cells in between
+                    step = 1 if row == cy - ring or row == cy + ring else 2 * ring
+                    col = cx - ring
+                    while col <= cx + ring:
+                        if 0 <= col < nx:
+                            left = gx + col * cs
+                            dx = left - px if px < left else px - left - cs
+                            bottom = gy + row * cs
+                            dy = bottom - py if py < bottom else py - bottom - cs
+                            if dx <= reach and dy <= reach:
+                                d2 = self._cell_d2(cells + row * nx + col, zt[b + Z_VBASE], px, py, reach)
+                                if d2 < best:
+                                    best = d2
+                                    d = (isqrt(d2) >> 2) + 1
+                                    if d < reach:
+                                        reach = d
+                        col += step
+                row += 1
+            ring += 1
+        return best
+
+    @micropython.native
+    def _cell_d2(self, c, base, px, py, reach):
+        """Smallest squared distance, in (dm / 4)**2, from P to the edges of cell c whose
+        boxes come within `reach` dm of it (_BIG for none)."""
         cell = self.cell
         ref = self.ref
-        base = zt[b + Z_VBASE]
-        cells = zt[b + Z_CELLS]
+        vx = self.vx
+        vy = self.vy
+        k = cell[c] >> 1
+        end = cell[c + 1] >> 1
         best = _BIG
-        row = cy - 1
-        while row <= cy + 1:
-            if 0 <= row < ny:
-                col = cx - 1
-                while col <= cx + 1:
-                    if 0 <= col < nx:
-                        c = cells + row * nx + col
-                        k = cell[c] >> 1
-                        end = cell[c + 1] >> 1
-                        while k < end:
-                            d2 = self._seg_d2(base + ref[k], px, py)
-                            k += 1
-                            if d2 < best:
-                                best = d2
-                    col += 1
-            row += 1
+        while k < end:
+            i = base + ref[k]
+            k += 1
+            x1 = vx[i] - px
+            x2 = vx[i + 1] - px
+            if (x1 > reach and x2 > reach) or (x1 < -reach and x2 < -reach):
+                continue
+            y1 = vy[i] - py
+            y2 = vy[i + 1] - py
+            if (y1 > reach and y2 > reach) or (y1 < -reach and y2 < -reach):
+                continue
+            d2 = self._seg_d2(i, px, py)
+            if d2 < best:
+                best = d2
         return best
 
     @micropython.native

@@ -4,8 +4,9 @@ A zone's grid covers its box widened by `near_dm` on every side. A polygon's cel
 the edges that meet the closed cell and stores the even-odd parity of its bottom-right
 corner by the device's ray rule; the device then counts crossings on a path inside the
 cell (core/geofence.py `_poly_inside`). A corridor's cell lists the edges within its
-half-width of the cell. Cells are at least `near_dm` wide, so the device finds every
-edge within `near_dm` of a point in the 3 x 3 cells around it.
+half-width of the cell. For distances the device searches rings of cells around a
+point (`_edges_d2`), so cells can be narrower than `near_dm`: their size only trades
+table bytes (4 per cell) against the edges a lookup walks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from keigov.zones.geometry import Point, crossing_ceil, segment_meets_box
 
 CELLS_PER_EDGE = 1.0       # grid size target: about one cell per edge (4 bytes each)
+MIN_CELL_DM = 20
 
 
 @dataclass
@@ -45,7 +47,7 @@ def build_grid(edges: list[tuple[int, Point, Point]], box: tuple[int, int, int, 
     xmin, ymin, xmax, ymax = box
     gx, gy = xmin - near_dm, ymin - near_dm
     w, h = xmax + near_dm - gx, ymax + near_dm - gy
-    cs = choose_cell_size(w, h, len(edges), near_dm)
+    cs = choose_cell_size(w, h, len(edges))
     nx, ny = w // cs + 1, h // cs + 1
     cells: list[list[int]] = [[] for _ in range(nx * ny)]
     for index, a, b in edges:
@@ -66,10 +68,10 @@ def build_grid(edges: list[tuple[int, Point, Point]], box: tuple[int, int, int, 
     return grid
 
 
-def choose_cell_size(w: int, h: int, n_edges: int, near_dm: int) -> int:
-    """About CELLS_PER_EDGE cells per edge, never narrower than near_dm (nor 1 dm)."""
+def choose_cell_size(w: int, h: int, n_edges: int) -> int:
+    """About CELLS_PER_EDGE cells per edge, none narrower than MIN_CELL_DM."""
     target = max(1.0, n_edges * CELLS_PER_EDGE)
-    return max(near_dm, 1, math.ceil(math.sqrt(w * h / target)))
+    return max(MIN_CELL_DM, math.ceil(math.sqrt(w * h / target)))
 
 
 def corner_parity(grid: Grid, edges: list[tuple[Point, Point]]) -> list[int]:
