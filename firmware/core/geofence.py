@@ -12,9 +12,10 @@ allocates nothing and every intermediate value stays below 2**30 (a small int on
   looks at edges within a few hundred metres of the point, so products of coordinate
   differences stay below 2**28.
 - Polygons (with holes, multipolygons) use even-odd parity. Each zone has a uniform
-  grid; a cell lists the edges near it and stores the parity of its bottom-right corner,
-  so a lookup walks from the point to that corner and counts crossings with the cell's
-  edges only (exact, including points on edges and vertices: see `_poly_inside`).
+  grid; a cell lists the edges that meet it and stores the parity of its bottom-right
+  corner, so a lookup walks from the point to that corner and counts crossings with
+  the cell's edges only (exact, including points on edges and vertices: see
+  `_poly_inside`). Distances search rings of cells outward (`_edges_d2`).
 - Corridors are centrelines with a half-width, optionally matched against the vehicle's
   heading (fixed, or along each segment); circles are a centre and a radius.
 
@@ -27,7 +28,6 @@ boundary"; beyond `near_dm` it only needs to know "far").
 """
 from array import array
 from micropython import const
-import micropython
 
 MAGIC = const(0x315A474B)  # b"KGZ1" little-endian
 VERSION = const(1)
@@ -98,7 +98,8 @@ ERR_PLATFORM = const(5)   # big-endian CPU or no binascii.crc32
 _WINDOW = const(1 << 23)  # fixes beyond +-0.84 deg of the origin are outside the map
 _BIG = const(0x3FFFFFFF)
 # Edges are under 600 m, half-widths under 400 m and near_dm under 250 m, so a point
-# that matters is within this of an edge's start; products of such offsets fit.
+# whose distance matters is within this of an edge's start (per axis); products of
+# such offsets and edge vectors fit below 2**30.
 _FAR_DM = const(12500)
 _Q14 = const(16384)
 
@@ -271,7 +272,6 @@ class Fence:
 
     # -- lookup -----------------------------------------------------------------------------
 
-    @micropython.native
     def lookup(self, px, py, heading):
         """Zones at (px, py) dm for a vehicle heading `heading` (0.01 deg; -1: unknown).
 
@@ -324,7 +324,6 @@ class Fence:
         self.zone = zone
         self.clear_dm = self._clearance(px, py, best)
 
-    @micropython.native
     def _clearance(self, px, py, best):
         """Distance (dm, floor, at most near_dm) to zones stricter than `best`."""
         zt = self.zt
@@ -356,7 +355,6 @@ class Fence:
 
     # -- polygons ---------------------------------------------------------------------------
 
-    @micropython.native
     def _poly_inside(self, b, px, py):
         """Even-odd parity of (px, py), by the rule: edge (x1,y1)-(x2,y2) crosses the ray
         from P to +x when (y1 > py) != (y2 > py) and its crossing is strictly right of px.
@@ -406,7 +404,6 @@ class Fence:
 
     # -- corridors ----------------------------------------------------------------------
 
-    @micropython.native
     def _corridor_inside(self, b, px, py, heading):
         zt = self.zt
         r = zt[b + Z_R]
@@ -464,7 +461,6 @@ class Fence:
 
     # -- distances ----------------------------------------------------------------------
 
-    @micropython.native
     def _edges_d2(self, b, px, py, reach):
         """Smallest squared distance, in (dm / 4)**2, from P to the zone's edges within
         `reach` dm of it (_BIG when none is).
@@ -524,7 +520,6 @@ class Fence:
             ring += 1
         return best
 
-    @micropython.native
     def _cell_d2(self, c, base, px, py, reach):
         """Smallest squared distance, in (dm / 4)**2, from P to the edges of cell c whose
         boxes come within `reach` dm of it (_BIG for none)."""
@@ -551,9 +546,9 @@ class Fence:
                 best = d2
         return best
 
-    @micropython.native
     def _seg_d2(self, i, px, py):
-        """Squared distance from P to edge i in (dm / 4)**2; _BIG for a point over 1 km away.
+        """Squared distance from P to edge i in (dm / 4)**2; _BIG for a point over 1.25 km
+        from its start along an axis.
 
         Beyond the segment's ends it is exact; beside it, |cross| / length with the
         length a 13-bit mantissa rounded up (the distance errs low, by < 0.03 %, and
@@ -586,7 +581,6 @@ class Fence:
         return d2 * 16 if d2 < 0x4000000 else _BIG
 
 
-@micropython.native
 def _crosses_right_of(x1, y1, x2, y2, py, v):
     """The edge, which straddles y = py, crosses it strictly right of x = v."""
     if x1 > v and x2 > v:
@@ -600,7 +594,6 @@ def _crosses_right_of(x1, y1, x2, y2, py, v):
     return a < -c
 
 
-@micropython.native
 def _passes_above(x1, y1, x2, y2, xr, yv):
     """The edge, which straddles x = xr + 0, passes above (xr + 0, yv + 0), where the
     second 0 is infinitesimal against the first (the ray rule's tie-break)."""
