@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 from keigov.e2e import FramePacker
 from keigov.paths import FIRMWARE, KEIGOV_MAP
 
@@ -29,6 +31,7 @@ from core.app import PERIOD_MS, Governor  # noqa: E402
 from tables import keigov_bus  # noqa: E402
 
 DEVICE_DIR = Path(__file__).resolve().parent / "device"
+TICK_MASK = (1 << 30) - 1     # board clocks count ms modulo 2**30
 
 
 class StubWatchdog:
@@ -75,6 +78,26 @@ def packer() -> FramePacker:
     return FramePacker(_PACKER.db, _PACKER.protection)
 
 
+def payload_signals(name: str) -> list[Any]:
+    """The signals of a message that carry data (not its counter or checksum)."""
+    p = packer()
+    spec = p.protection.get(name, {})
+    protected = {spec.get("counter"), spec.get("checksum")}
+    return [s for s in p.message(name).signals if s.name not in protected]
+
+
+@st.composite
+def payload_values(draw: st.DrawFn, name: str) -> dict[str, float]:
+    """Physical values for every payload signal of a message, anywhere in its DBC range."""
+    values = {}
+    for s in payload_signals(name):
+        lo = int(round((s.minimum - s.offset) / s.scale))
+        hi = int(round((s.maximum - s.offset) / s.scale))
+        raw = draw(st.one_of(st.sampled_from((lo, hi)), st.integers(lo, hi)))
+        values[s.name] = min(max(raw * s.scale + s.offset, s.minimum), s.maximum)
+    return values
+
+
 @dataclass
 class Sent:
     """One frame the firmware transmitted, decoded by cantools."""
@@ -114,13 +137,14 @@ class Bench:
 
     WHEEL_NAMES = ("WHEEL_SPEED_FL", "WHEEL_SPEED_FR", "WHEEL_SPEED_RL", "WHEEL_SPEED_RR")
 
-    def __init__(self, cfg: Any = None, car: Car | None = None) -> None:
+    def __init__(self, cfg: Any = None, car: Car | None = None, start: int = 0) -> None:
         self.packer = packer()
         self.db = self.packer.db
         self.app = build_governor(cfg)
         self.can: RamCan = self.app.can
         self.car = car if car is not None else Car()
-        self.now = 0
+        self.now = start          # board clock of the next step, ms modulo 2**30
+        self.elapsed = 0          # ms since the bench started: schedules the car's frames
         self.sent: list[Sent] = []
         self.trace: list[tuple[int, list[tuple[int, bytes]]]] = []
         self._pending: list[tuple[int, bytes]] = []
@@ -138,15 +162,16 @@ class Bench:
         self.deliver(fid, data)
         return fid, data
 
-    def _car_frames(self, now: int) -> None:
+    def _car_frames(self) -> None:
         car = self.car
-        if now % 20 == 0:
+        t = self.elapsed
+        if t % 20 == 0:
             if car.wheels_on:
                 values = dict(zip(self.WHEEL_NAMES, car.wheels_kph))
                 self.send("WHEEL_SPEEDS", values, corrupt_checksum=car.corrupt_wheels)
             if car.driver_on:
                 self.send("DRIVER_INPUTS", {"ACCEL_PEDAL_POS": car.pedal_pct, "BRAKE_SWITCH": car.brake})
-        if now % 100 == 0 and car.gnss_speed_kph is not None:
+        if t % 100 == 0 and car.gnss_speed_kph is not None:
             self.send("GNSS_FIX_LAT", {"LATITUDE": 35.6812, "FIX_TYPE": car.gnss_fix,
                                        "NUM_SATELLITES": car.gnss_satellites})
             self.send("GNSS_FIX_LON", {"LONGITUDE": 139.7671, "HDOP": car.gnss_hdop})
@@ -158,12 +183,13 @@ class Bench:
         """Deliver the car's frames due now, run one control period, return what was sent."""
         now = self.now
         if car_frames:
-            self._car_frames(now)
+            self._car_frames()
         self.trace.append((now, self._pending))
         self._pending = []
         self.app.step(now)
         out = self.take_sent(now)
-        self.now = now + PERIOD_MS
+        self.now = (now + PERIOD_MS) & TICK_MASK
+        self.elapsed += PERIOD_MS
         return out
 
     def run(self, ms: int, **kw: Any) -> list[Sent]:
