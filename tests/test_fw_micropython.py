@@ -86,13 +86,14 @@ def test_no_heap_allocation_per_step(tmp_path: Path):
     warmup = len(bench.trace)
     car.set_speed(66)
     car.pedal_pct = 100                  # above the cap: LIMITING, overspeed warning
-    bench.run(3000)
+    bench.run(4000)
     car.wheels_on = False                # FAULT, speed from GNSS, limit ramping down
     car.gnss_speed_kph = 66
-    bench.run(3000)
-    car.wheels_on = True                 # recovery
+    bench.run(4000)
+    car.wheels_on = True                 # recovery, then NORMAL below the cap
     car.set_speed(30)
-    bench.run(2000)
+    car.pedal_pct = 30
+    bench.run(3000)
     car.corrupt_wheels = True            # FAULT again, by checksum
     bench.run(1000)
     trace = tmp_path / "trace.txt"
@@ -104,7 +105,7 @@ def test_no_heap_allocation_per_step(tmp_path: Path):
     assert int(figures["mem_alloc_delta"]) == 0
     states = [int(n) for n in figures["states"].split()]
     assert states[LIMITING] >= 100 and states[FAULT] >= 100 and states[NORMAL] >= 10, states
-    assert int(figures["frames_sent"]) > 1000
+    assert int(figures["frames_sent"]) >= int(figures["steps"]) // 2, "50 + 10 + 1 frames per 100 steps"
 
 
 FIRMWARE_FILES = sorted(p.relative_to(FIRMWARE).as_posix() for p in FIRMWARE.rglob("*.py"))
