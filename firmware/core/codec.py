@@ -46,9 +46,10 @@ def set_le(buf, start, length, v):
         take = 8 - off
         if take > length:
             take = length
-        mask = ((1 << take) - 1) << off
+        ones = (1 << take) - 1
         i = bit >> 3
-        buf[i] = (buf[i] & ~mask) | ((v << off) & mask)
+        # Mask before shifting: v may be 29 bits wide and v << 7 would be a big int.
+        buf[i] = (buf[i] & ~(ones << off)) | ((v & ones) << off)
         v >>= take
         bit += take
         length -= take

@@ -56,7 +56,7 @@ class SpeedGovernor:
             cmd = prev + self.up
             if err > 0:
                 integ = self.integ
-        if cmd > demand + 1:
+        if cmd >= demand:
             cmd = demand
             if u >= demand:
                 # Released: from the next period on the driver's demand passes through.

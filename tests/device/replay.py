@@ -16,6 +16,7 @@ from array import array
 
 import micropython
 from boards.ramcan import RamCan
+from boards.sim import SimWatchdog
 from core import config
 from core.app import Governor
 from tables import keigov_bus
@@ -47,14 +48,6 @@ class Trace:
         self.buf = bytearray(8)     # one frame on its way into the RAM CAN
 
 
-class Watchdog:
-    def __init__(self):
-        self.feeds = 0
-
-    def feed(self):
-        self.feeds += 1
-
-
 class Counter:
     """After each step: drop the sent frames and count the states seen (no allocation)."""
 
@@ -83,7 +76,7 @@ class Printer:
 
 
 def build():
-    return Governor(RamCan(), Watchdog(), keigov_bus, config.Config())
+    return Governor(RamCan(), SimWatchdog(), keigov_bus, config.Config())
 
 
 def replay(app, trace, first, last, sink):
