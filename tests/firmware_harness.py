@@ -218,6 +218,35 @@ class Bench:
         return out
 
 
+# -- 32-bit small ints ----------------------------------------------------------------
+
+class Small(int):
+    """An int whose every arithmetic result must stay a 31-bit small int (|n| < 2**30),
+    as on 32-bit MicroPython ports where a bigger one is a heap-allocated big int."""
+
+    def _check(self, result: int) -> "Small":
+        assert -(1 << 30) < result < (1 << 30), f"intermediate {result:#x} is not a small int on 32-bit ports"
+        return Small(result)
+
+
+def _op(name: str):
+    def op(self, *args):
+        return self._check(getattr(int, name)(self, *args))
+    return op
+
+
+for _name in ("and", "or", "xor", "lshift", "rshift", "add", "sub", "mul", "floordiv"):
+    setattr(Small, f"__{_name}__", _op(f"__{_name}__"))
+    setattr(Small, f"__r{_name}__", _op(f"__r{_name}__"))
+for _name in ("__neg__", "__invert__"):
+    setattr(Small, _name, _op(_name))
+
+
+class SmallBytes(bytearray):
+    def __getitem__(self, i):
+        return Small(super().__getitem__(i))
+
+
 # -- the trace format the device-side replay script reads --------------------------
 
 def encode_trace(trace: list[tuple[int, list[tuple[int, bytes]]]]) -> str:

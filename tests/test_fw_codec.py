@@ -15,7 +15,7 @@ from cantools.database.can import Message, Signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import firmware_harness  # noqa: F401  (firmware on sys.path)
+import firmware_harness as fh
 from core import codec
 
 BYTE_ORDERS = ("little_endian", "big_endian")
@@ -90,39 +90,13 @@ def test_put_writes_what_cantools_decodes_and_nothing_else(case):
         assert buf[i] & ~mask[i] & 0xFF == case.background[i] & ~mask[i] & 0xFF, f"byte {i} outside the signal changed"
 
 
-class Small(int):
-    """An int whose every arithmetic result must stay a 31-bit small int (|n| < 2**30),
-    as on 32-bit MicroPython ports where a bigger one is a heap-allocated big int."""
-
-    def _check(self, result: int) -> "Small":
-        assert -(1 << 30) < result < (1 << 30), f"intermediate {result:#x} is not a small int on 32-bit ports"
-        return Small(result)
-
-
-def _op(name: str):
-    def op(self, *args):
-        return self._check(getattr(int, name)(self, *args))
-    return op
-
-
-for _name in ("and", "or", "xor", "lshift", "rshift", "add", "sub", "mul", "floordiv"):
-    setattr(Small, f"__{_name}__", _op(f"__{_name}__"))
-    setattr(Small, f"__r{_name}__", _op(f"__r{_name}__"))
-for _name in ("__neg__", "__invert__"):
-    setattr(Small, _name, _op(_name))
-
-
-class SmallBytes(bytearray):
-    def __getitem__(self, i):
-        return Small(super().__getitem__(i))
-
-
 @settings(max_examples=300, deadline=None)
 @given(case=cases())
 def test_no_intermediate_leaves_small_ints(case):
-    buf = SmallBytes(case.background)
-    codec.put(buf, Small(case.start), Small(case.length), Small(case.flags), Small(case.value))
-    assert codec.get(buf, Small(case.start), Small(case.length), Small(case.flags)) == case.value
+    S = fh.Small
+    buf = fh.SmallBytes(case.background)
+    codec.put(buf, S(case.start), S(case.length), S(case.flags), S(case.value))
+    assert codec.get(buf, S(case.start), S(case.length), S(case.flags)) == case.value
 
 
 @pytest.mark.parametrize("byte_order", BYTE_ORDERS)

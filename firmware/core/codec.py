@@ -48,7 +48,7 @@ def set_le(buf, start, length, v):
             take = length
         ones = (1 << take) - 1
         i = bit >> 3
-        # Mask before shifting: v may be 29 bits wide and v << 7 would be a big int.
+        # Mask before shifting (here and in set_be): v << 7 of a 29-bit v is a big int.
         buf[i] = (buf[i] & ~(ones << off)) | ((v & ones) << off)
         v >>= take
         bit += take
@@ -64,8 +64,8 @@ def set_be(buf, start, length, v):
             take = length
         length -= take
         shift = off + 1 - take
-        mask = ((1 << take) - 1) << shift
-        buf[pos] = (buf[pos] & ~mask) | (((v >> length) << shift) & mask)
+        ones = (1 << take) - 1
+        buf[pos] = (buf[pos] & ~(ones << shift)) | (((v >> length) & ones) << shift)
         pos += 1
         off = 7
 
