@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hypothesis import strategies as st
 
@@ -229,8 +229,8 @@ class Small(int):
         return Small(result)
 
 
-def _op(name: str):
-    def op(self, *args):
+def _op(name: str) -> Callable[..., Small]:
+    def op(self: Small, *args: int) -> Small:
         return self._check(getattr(int, name)(self, *args))
     return op
 
@@ -243,7 +243,9 @@ for _name in ("__neg__", "__invert__"):
 
 
 class SmallBytes(bytearray):
-    def __getitem__(self, i):
+    """A frame buffer whose bytes read as Small, so decoding is audited too."""
+
+    def __getitem__(self, i: int) -> Small:  # type: ignore[override]
         return Small(super().__getitem__(i))
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import firmware_harness as fh
 from core import config, roles
 from core.governor import SpeedGovernor
+from core.safety import LIMITING
 from keigov.e2e import crc8_j1850
 from tables import keigov_bus as T
 
@@ -65,6 +66,20 @@ def test_law_never_exceeds_demand_and_moves_at_its_ramps(cfg, inputs):
             assert cmd <= prev + up
         if not gov.binding:
             assert cmd == demand
+
+
+@settings(max_examples=150, deadline=None)
+@given(inputs=st.lists(st.tuples(
+    st.integers(800, 13000),          # target: any cap the configuration accepts
+    st.integers(0, 20478),            # speed: the wheel-speed signal's whole range
+    st.integers(-20000, 20000),       # accel: +-5.5 m/s^2, beyond any kei car
+    st.integers(0, 1000),             # demand
+), min_size=1, max_size=60))
+def test_law_intermediates_stay_small_ints_with_default_tuning(inputs):
+    gov = SpeedGovernor(config.Config(), PERIOD)
+    S = fh.Small
+    for target, speed, accel, demand in inputs:
+        assert gov.step(S(target), S(speed), S(accel), S(demand)) <= demand
 
 
 @settings(max_examples=150, deadline=None)
@@ -130,7 +145,7 @@ def test_closed_loop_through_the_whole_app():
         speeds.append(v)
     assert max(speeds) <= cfg.cap_ckph + 200
     assert cfg.cap_ckph - 300 <= min(speeds[-1000:]) and max(speeds[-1000:]) <= cfg.cap_ckph
-    assert bench.state == 2  # LIMITING
+    assert bench.state == LIMITING
 
 
 # -- the whole app under any input ---------------------------------------------------------
