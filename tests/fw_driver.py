@@ -12,7 +12,7 @@ Commands (one per line on stdin; every output line starts with the command's nam
   power                power back on (then `boot`)
   state                installed version, slot, cap, events, link counters, overwrites
   heap HEX BUDGET      like feed, but with the heap locked: any allocation fails
-  pty PATH             serve the link on a tty until it closes (no more commands)
+  pty FD               serve the link on an inherited pty master until the host hangs up
 """
 import sys
 
@@ -28,6 +28,7 @@ from core.memstorage import MemStorage, PowerCut  # noqa: E402
 BLOCK = 256
 SLOT_BLOCKS = 8
 EVENT_BLOCKS = 3
+BUDGET = 128  # bytes per period: above 115200 baud's 115 bytes per 10 ms
 
 
 class Status:
@@ -124,31 +125,40 @@ class Device:
                    self.dev.overwrites)
 
 
-def serve_pty(device, path):
-    """Answer requests on a tty (the host's pty test) until it hangs up."""
+def serve_pty(device, fd):
+    """Answer requests on a pty master inherited as `fd` (set non-blocking by the host:
+    MicroPython's readinto otherwise waits for the whole buffer) until the host hangs
+    up; a reboot request rebuilds the device from its storage, as a reset would."""
     import select
 
-    f = open(path, "r+b")
+    f = open(fd, "r+b")
     poller = select.poll()
     poller.register(f, select.POLLIN)
 
     class TtyPort:
         def readinto(self, buf, n):
-            for _fd, ev in poller.poll(0):
-                if ev & (select.POLLHUP | select.POLLERR):
-                    raise SystemExit(0)
-                return f.readinto(memoryview(buf)[:n])
-            return 0
+            return f.readinto(memoryview(buf)[:n])
 
         def write(self, buf, n):
-            f.write(memoryview(buf)[:n])
+            at = 0
+            while at < n:
+                k = f.write(memoryview(buf)[at:n])
+                if k:
+                    at += k
+                else:
+                    poller.poll(1)
             return n
 
-    device.link.port = TtyPort()
+    device.port = TtyPort()
+    device.boot()
     print("ready")
     while True:
-        poller.poll(-1)
-        device.link.poll(128)
+        for _obj, ev in poller.poll(10):  # a 10 ms control period
+            if ev & (select.POLLHUP | select.POLLERR):
+                return
+        device.link.poll(BUDGET)
+        if device.svc.reboot_requested:
+            device.boot()
 
 
 def main():
@@ -183,7 +193,7 @@ def main():
             elif cmd == "state":
                 print("state", d.state())
             elif cmd == "pty":
-                serve_pty(d, words[1])
+                serve_pty(d, int(words[1]))
                 return
             else:
                 print("unknown", cmd)

@@ -40,6 +40,7 @@ STATUSES: dict[int, tuple[str, str]] = {
     15: ("internal", "the device's command handler failed"),
 }
 OK = 0
+E_BUSY = 5
 E_REJECTED = 7
 E_NOT_PROVISIONED = 10
 
