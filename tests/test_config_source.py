@@ -114,7 +114,7 @@ def test_host_builds_exactly_what_the_device_takes(values):
             built = True
         except InputError:
             built = False
-    d = provisioned(block=128, slot_blocks=4, event_blocks=2)
+    d = provisioned(block=128, slot_blocks=8, event_blocks=2)  # room for every parameter
     accepted = push(d, cfgblob.ConfigBlob(KEY.device, 1, values, TABLES).sign(KEY.key))[0] == link.OK
     assert built == accepted
     if accepted:
