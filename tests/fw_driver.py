@@ -5,6 +5,8 @@ directory). Tests run the same script on both and compare the output line by lin
 Commands (one per line on stdin; every output line starts with the command's name):
   provision HEX        write a provisioning record, then boot
   wipe                 start over with erased storage
+  geometry B S E Z     start over with erased storage of B-byte blocks, S blocks per
+                       configuration slot, E event blocks; Z=1 accepts any zones section
   boot                 rebuild every object from the storage image (a reset)
   feed HEX BUDGET      queue bytes on the port, poll(BUDGET) until all are parsed
   event CODE T VALUE   append an event to the persisted log
@@ -12,7 +14,8 @@ Commands (one per line on stdin; every output line starts with the command's nam
   power                power back on (then `boot`)
   state                installed version, slot, cap, events, link counters, overwrites
   heap HEX BUDGET      like feed, but with the heap locked: any allocation fails
-  pty FD               serve the link on an inherited pty master until the host hangs up
+  pty FD [PERIOD]      serve the link on an inherited pty master until the host hangs up,
+                       polling it every PERIOD ms (default: as soon as bytes arrive)
 """
 import sys
 
@@ -48,6 +51,8 @@ class Port:
         self.olen = 0
 
     def load(self, data):
+        if len(data) > len(self.inp):
+            self.inp = bytearray(len(data))
         self.inp[: len(data)] = data
         self.n = len(data)
         self.at = 0
@@ -125,11 +130,19 @@ class Device:
                    self.dev.overwrites)
 
 
-def serve_pty(device, fd):
+def accept_section(src, at, n):
+    """Stands in for the zone loader's checks (issue 4) where a test needs zones."""
+    return 0
+
+
+def serve_pty(device, fd, period_ms):
     """Answer requests on a pty master inherited as `fd` (set non-blocking by the host:
     MicroPython's readinto otherwise waits for the whole buffer) until the host hangs
-    up; a reboot request rebuilds the device from its storage, as a reset would."""
+    up; a reboot request rebuilds the device from its storage, as a reset would. With
+    period_ms > 0 the link is polled once per period, as a control loop would; with 0
+    as soon as bytes arrive."""
     import select
+    import time
 
     f = open(fd, "r+b")
     poller = select.poll()
@@ -152,8 +165,15 @@ def serve_pty(device, fd):
     device.port = TtyPort()
     device.boot()
     print("ready")
+    ticks_ms = getattr(time, "ticks_ms", lambda: int(time.monotonic() * 1000))
+    next_ms = ticks_ms()
     while True:
-        for _obj, ev in poller.poll(10):  # a 10 ms control period
+        if period_ms:
+            wait = next_ms - ticks_ms()
+            if wait > 0:
+                time.sleep(wait / 1000)
+            next_ms += period_ms
+        for _obj, ev in poller.poll(0 if period_ms else 10):
             if ev & (select.POLLHUP | select.POLLERR):
                 return
         device.link.poll(BUDGET)
@@ -173,6 +193,10 @@ def main():
                 persist.store_provision(d.layout.prov, unhexlify(words[1]))
                 d.boot()
                 print("provision", d.state())
+            elif cmd == "geometry":
+                d = Device(int(words[1]), int(words[2]), int(words[3]),
+                           {3: accept_section} if words[4] == "1" else None)
+                print("geometry", d.slots.capacity)
             elif cmd == "wipe":
                 d.wipe()
                 print("wipe")
@@ -193,7 +217,7 @@ def main():
             elif cmd == "state":
                 print("state", d.state())
             elif cmd == "pty":
-                serve_pty(d, int(words[1]))
+                serve_pty(d, int(words[1]), int(words[2]) if len(words) > 2 else 0)
                 return
             else:
                 print("unknown", cmd)

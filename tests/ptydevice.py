@@ -15,7 +15,7 @@ from fwenv import DRIVER, FIRMWARE, micropython_binary
 
 
 @contextmanager
-def pty_device(setup: list[str], *, micropython: bool = True) -> Iterator[str]:
+def pty_device(setup: list[str], *, micropython: bool = True, period_ms: int = 0) -> Iterator[str]:
     """Yields the port path of a device prepared by the driver commands in `setup`."""
     import sys
 
@@ -28,7 +28,7 @@ def pty_device(setup: list[str], *, micropython: bool = True) -> Iterator[str]:
     try:
         os.close(master)
         assert proc.stdin and proc.stdout
-        proc.stdin.write("\n".join(setup + [f"pty {master}"]) + "\n")
+        proc.stdin.write("\n".join(setup + [f"pty {master} {period_ms}"]) + "\n")
         proc.stdin.flush()
         for line in proc.stdout:
             if line.startswith("ready"):
