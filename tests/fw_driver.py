@@ -25,7 +25,7 @@ if __name__ == "__main__":  # run as a script from firmware/; tests import it vi
 import micropython  # noqa: E402
 from binascii import hexlify, unhexlify  # noqa: E402
 
-from core import cfgstore, config, evstore, link, persist, service  # noqa: E402
+from core import link, persist, service, storage  # noqa: E402
 from core.memstorage import MemStorage, PowerCut  # noqa: E402
 
 BLOCK = 256
@@ -86,14 +86,12 @@ class Device:
         self.boot()
 
     def boot(self):
-        lay = persist.Layout(self.dev, self.slot_blocks, self.event_blocks)
-        self.layout = lay
-        prov = persist.load_provision(lay.prov)
-        self.slots = persist.ConfigSlots(lay.slot_a, lay.slot_b)
-        self.store = cfgstore.ConfigStore(self.slots, prov, b"test-tables", self.section_checks)
-        self.cfg = config.Config()
-        self.store.boot(self.cfg)
-        self.events = evstore.EventStore(lay.events)
+        st = storage.Stored(self.dev, self.slot_blocks, self.event_blocks, b"test-tables", self.section_checks)
+        self.layout = st.layout
+        self.slots = st.slots
+        self.store = st.store
+        self.cfg = st.cfg
+        self.events = st.events
         self.svc = service.DeviceService("0.1.0-test", "driver", Status(), self.store, self.events,
                                          lambda: link.OK)
         self.link = link.Link(self.port, self.svc)

@@ -28,7 +28,6 @@ MAGIC = b"KGCF"
 FORMAT = const(1)
 HEADER = const(32)
 SECTION_HEADER = const(8)
-DEVICE_ID_SIZE = const(16)
 MAX_NAME = const(32)
 MAX_PARAMS_BYTES = const(1024)
 

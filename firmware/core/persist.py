@@ -210,7 +210,6 @@ class ConfigSlots:
 
 _PROV_MAGIC = b"KGPV"
 KEY_SIZE = const(32)
-DEVICE_ID_SIZE = const(16)
 
 
 class Provision:
