@@ -7,7 +7,8 @@ A configuration with zone tables for N vertices (default 10,000 at 10 bytes a ve
   - the measured push over a pty to the firmware's link on MicroPython, polled as soon as
     bytes arrive (device processing cost) and once every 10 ms with a 128-byte budget
     (a control loop's pacing);
-  - the estimate at 115200 baud with that pacing: wire time + one period a chunk.
+  - the estimate at 115200 baud with that pacing: wire time + one period a chunk;
+  - how long a reboot takes to check the installed configuration before answering.
 Storage is the RAM flash model (no flash program/erase time: add the chip's).
 
 usage: python benchmarks/link_config_push.py [--vertices N] [--bytes-per-vertex B]
@@ -48,7 +49,8 @@ def wire_bytes(blob: bytes) -> tuple[int, int]:
     return total, exchanges + 1
 
 
-def measure(blob: bytes, period_ms: int, block: int, slot_blocks: int) -> float:
+def measure(blob: bytes, period_ms: int, block: int, slot_blocks: int) -> tuple[float, float]:
+    """(push seconds, reboot-to-answering seconds with the configuration installed)."""
     setup = [f"geometry {block} {slot_blocks} 2 1", f"provision {KEY.provision_record().hex()}"]
     with pty_device(setup, period_ms=period_ms) as port:
         with DeviceClient(port, timeout=5.0) as client:
@@ -56,8 +58,12 @@ def measure(blob: bytes, period_ms: int, block: int, slot_blocks: int) -> float:
             t0 = time.perf_counter()
             version, _slot = client.config_push(blob)
             elapsed = time.perf_counter() - t0
-            assert version == 1 and client.info().config_version == 1
-    return elapsed
+            client.reboot()
+            t0 = time.perf_counter()
+            info = client.info()  # answered once boot has checked the slot's CRC and MAC
+            boot = time.perf_counter() - t0
+            assert version == 1 and info.running_version == 1
+    return elapsed, boot
 
 
 def main() -> int:
@@ -75,10 +81,12 @@ def main() -> int:
           f"blob {len(blob)} B, {exchanges} exchanges")
     print(f"on the wire: {on_wire} B both ways ({100 * (on_wire / len(blob) - 1):.1f} % framing, headers "
           f"and replies) = {wire_s:.2f} s at {BAUD} baud")
-    fast = measure(blob, 0, block, slot_blocks)
+    fast, boot = measure(blob, 0, block, slot_blocks)
     print(f"pty, MicroPython device polled at once: {fast:.2f} s ({len(blob) / fast / 1000:.0f} kB/s, "
           f"{1000 * fast / exchanges:.2f} ms an exchange: the device's processing)")
-    paced = measure(blob, PERIOD_MS, block, slot_blocks)
+    print(f"reboot until the device answers, {len(blob)} B configuration checked (CRC, MAC, values): "
+          f"{1000 * boot:.0f} ms")
+    paced, _boot = measure(blob, PERIOD_MS, block, slot_blocks)
     print(f"pty, device polled every {PERIOD_MS} ms, 128 B budget: {paced:.2f} s "
           f"({1000 * paced / exchanges:.1f} ms an exchange)")
     estimate = wire_s + exchanges * PERIOD_MS / 1000
