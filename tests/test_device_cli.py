@@ -17,7 +17,11 @@ from keigov.cli import main
 from keigov.config.blob import ConfigBlob
 from keigov.config.keys import write_key
 
-pytestmark = [pytest.mark.micropython, needs_micropython]
+
+
+def on_micropython(test):
+    return pytest.mark.micropython(needs_micropython(test))
+
 
 PROVISION = [f"provision {KEY.provision_record().hex()}", "event 1 0 0", "event 5 1200 250"]
 
@@ -34,6 +38,7 @@ def signed(tmp_path: Path, version: int, name: str = "c.bin", **params: int) -> 
     return path
 
 
+@on_micropython
 def test_info_status_events_push_pull_reboot(tmp_path, capsys):
     with pty_device(PROVISION) as port:
         code, out, _ = run(["device", "info", "--port", port, "--json"], capsys)
@@ -68,6 +73,7 @@ def test_info_status_events_push_pull_reboot(tmp_path, capsys):
         assert run(["device", "clear-faults", "--port", port], capsys)[0] == 0
 
 
+@on_micropython
 def test_refusals_are_printed_with_the_reason(tmp_path, capsys):
     with pty_device(PROVISION) as port:
         assert run(["config", "push", str(signed(tmp_path, 4, cap_ckph=4023)), "--port", port], capsys)[0] == 0
@@ -85,6 +91,7 @@ def test_refusals_are_printed_with_the_reason(tmp_path, capsys):
         assert info["config_version"] == 4
 
 
+@on_micropython
 def test_build_then_push_end_to_end(tmp_path, capsys):
     key = tmp_path / "d.key"
     write_key(key, KEY)
@@ -111,3 +118,53 @@ def test_port_errors_name_the_port(capsys):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_socket_url(capsys):
+    """socket://HOST:PORT reaches a device as well: here the firmware's link in-process
+    behind a TCP listener (what a network serial server or ser2net provides)."""
+    import socket
+    import threading
+
+    from devrig import provisioned
+
+    device = provisioned()
+    server = socket.create_server(("127.0.0.1", 0))
+    host, tcp_port = server.getsockname()
+
+    class SocketPort:
+        def __init__(self, conn: socket.socket) -> None:
+            self.conn = conn
+
+        def readinto(self, buf, n):
+            try:
+                data = self.conn.recv(n, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return 0
+            buf[: len(data)] = data
+            return len(data)
+
+        def write(self, buf, n):
+            self.conn.sendall(bytes(buf[:n]))
+            return n
+
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        device.link.port = SocketPort(conn)
+        while not stop.is_set():
+            device.link.poll(128)
+            stop.wait(0.001)
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        code, out, err = run(["device", "info", "--port", f"socket://{host}:{tcp_port}", "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(out)["device_id"] == "KG-TEST"
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()

@@ -193,6 +193,7 @@ def build_config(path: Path, key: KeyFile) -> ConfigBlob:
     cap = values.get("cap_ckph", params["cap_ckph"].default)
     if not key.cap_min_ckph <= cap <= key.cap_max_ckph:
         raise src.fail(_cap_key(src),
-                       f"cap {cap} ckph ({cap / CKPH_PER_MPH:.1f} mph) is outside the bounds provisioned for "
-                       f"{key.device}: {key.cap_min_ckph} .. {key.cap_max_ckph} ckph")
+                       f"cap {cap / CKPH_PER_MPH:.1f} mph ({cap} ckph) is outside the bounds provisioned for "
+                       f"{key.device}: {key.cap_min_ckph / CKPH_PER_MPH:.1f} .. {key.cap_max_ckph / CKPH_PER_MPH:.1f} "
+                       f"mph ({key.cap_min_ckph} .. {key.cap_max_ckph} ckph)")
     return ConfigBlob(key.device, version, values, _tables_source(src), _zones(src))
