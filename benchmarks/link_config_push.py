@@ -1,7 +1,7 @@
 """Time to push a configuration over the serial link.
 
 A configuration with zone tables for N vertices (default 10,000 at 10 bytes a vertex:
-~100 kB) is pushed in 248-byte chunks, each a request/response exchange. Prints:
+~100 kB) is pushed in 247-byte chunks, each a request/response exchange. Prints:
   - bytes on the wire incl. COBS, headers, CRCs and replies, and the time that takes at
     115200 baud (8N1: 10 bits a byte), stop-and-wait;
   - the measured push over a pty to the firmware's link on MicroPython, polled as soon as

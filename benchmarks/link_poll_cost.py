@@ -69,15 +69,15 @@ def scenarios() -> list[tuple[str, str]]:
     mixed = bytes(rng.randrange(256) for _ in range(20000))
     bad = b""
     for seq in range(30):
-        frame = bytearray(encode_frame(P.STATUS, seq, bytes(rng.randrange(1, 256) for _ in range(256))))
+        frame = bytearray(encode_frame(P.STATUS, seq, bytes(rng.randrange(1, 256) for _ in range(P.MAX_PAYLOAD))))
         frame[-3] ^= 0x55
         bad += bytes(frame)
     status = b"".join(encode_frame(P.STATUS, s % 256, b"") for s in range(300))
     info = b"".join(encode_frame(P.INFO, s % 256, b"") for s in range(300))
     blob = ConfigBlob(KEY.device, 1, {"cap_ckph": 4023}, None, bytes(rng.randrange(256) for _ in range(20000))).sign(
         KEY.key)
-    puts = b"".join(encode_frame(P.CONFIG_PUT, i, messages.put_request(len(blob), off, blob[off : off + 248]))
-                    for i, off in enumerate(range(0, len(blob), 248)))
+    puts = b"".join(encode_frame(P.CONFIG_PUT, i, messages.put_request(len(blob), off, blob[off : off + P.PUT_DATA_MAX]))
+                    for i, off in enumerate(range(0, len(blob), P.PUT_DATA_MAX)))
     puts += encode_frame(P.CONFIG_COMMIT, 200)
     return [("garbage, no delimiters", garbage.hex()), ("random bytes", mixed.hex()),
             ("max frames, bad CRC", bad.hex()), ("status requests", status.hex()), ("info requests", info.hex()),

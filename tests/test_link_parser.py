@@ -25,7 +25,7 @@ class Echo:
         self.calls += 1
         if cmd == 0x7F:
             raise RuntimeError("handler bug")
-        resp[4 : 4 + n] = req[4 : 4 + n]
+        resp[link.PAYLOAD : link.PAYLOAD + n] = req[link.PAYLOAD : link.PAYLOAD + n]
         return n
 
 
@@ -80,15 +80,15 @@ def test_echo_round_trip_at_any_budget(cmd, seq, payload, budget):
     assert echo.calls == 1 and lk.frames == 1
 
 
-def test_payload_of_254_nonzero_bytes_needs_no_extra_zero():
-    for n in (253, 254, 255, 256):
+def test_payloads_around_the_cobs_run_limit():
+    for n in (248, 249, 250, 251, 252, 253, 254, 255):
         payload = bytes([0x11]) * n
         lk, port, _ = make(framing.encode_frame(1, 2, payload))
         assert drain(lk, port)[0].payload == payload
 
 
 def test_oversized_frame_dropped_then_next_answered():
-    body = bytes([1, 1, 9, 0]) + bytes([0x22]) * (MAX_PAYLOAD + 1)
+    body = bytes([1, 1, 9, 0, 0]) + bytes([0x22]) * (MAX_PAYLOAD + 1)
     crc = framing.crc16(body)
     big = b"\x00" + framing.cobs_encode(body + bytes([crc >> 8, crc & 0xFF])) + b"\x00"
     lk, port, echo = make(big + framing.encode_frame(2, 3, b"ok"))
@@ -115,6 +115,23 @@ def test_truncated_frame_then_valid_one():
 def test_short_body_counted():
     lk, port, _ = make(b"\x00" + framing.cobs_encode(b"\x01\x02\x03") + b"\x00")
     assert drain(lk, port) == [] and lk.bad_frame == 1
+
+
+def test_a_trailing_zero_does_not_make_another_valid_frame():
+    """With no final XOR, CRC(body + CRC) = 0, so body + CRC + 0x00 reads as a valid CRC
+    over body + its CRC's first byte (found by hypothesis: a delimiter flipped to 0x01
+    makes the decoder append a 0x00). The length byte refuses it."""
+    wire = bytearray(framing.encode_frame(0, 9, bytes(7)))
+    wire[-1] = 0x01
+    lk, port, echo = make(bytes(wire) + framing.encode_frame(1, 10, b""))
+    assert [f.seq for f in drain(lk, port)] == [10] and lk.bad_frame == 1
+
+
+def test_length_byte_must_match():
+    body = bytes([1, 1, 3, 0, 2]) + b"abc"
+    crc = framing.crc16(body)
+    lk, port, echo = make(b"\x00" + framing.cobs_encode(body + bytes([crc >> 8, crc & 0xFF])) + b"\x00")
+    assert drain(lk, port) == [] and lk.bad_frame == 1 and echo.calls == 0
 
 
 def test_wrong_version_gets_error_reply_in_our_version():

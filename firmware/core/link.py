@@ -7,9 +7,11 @@ and corrupted frames are dropped and counted, a bad header gets an error reply; 
 here raises. Buffers are allocated once; handling a frame allocates nothing of its own.
 
 Wire format (docs/link-protocol.md): every frame is COBS-encoded and ends in 0x00. The
-decoded body is [version, command, sequence, status] + payload (<= MAX_PAYLOAD bytes) +
-CRC-16/CCITT-FALSE of everything before it, big-endian. A reply echoes the sequence
-number with bit 7 of the command set.
+decoded body is [version, command, sequence, status, payload length] + payload (<=
+MAX_PAYLOAD bytes) + CRC-16/CCITT-FALSE of everything before it, big-endian. A reply
+echoes the sequence number with bit 7 of the command set. The length byte is checked
+against the decoded size: a CRC with no final XOR stays valid when a frame grows a
+trailing 0x00 (a corrupted delimiter does that), and the length catches it.
 
 The commands themselves live in the handler passed in (core.service.DeviceService):
 `handler.handle(cmd, req, n, resp)` gets the request body in `req` (payload from
@@ -24,11 +26,12 @@ from micropython import const
 from core.crc16 import INIT, update
 
 VERSION = const(1)
-MAX_PAYLOAD = const(256)
-PAYLOAD = const(4)          # offset of the payload in a frame body
+MAX_PAYLOAD = const(255)
+PAYLOAD = const(5)          # offset of the payload in a frame body
 STATUS = const(3)           # offset of the status byte
+_LENGTH = const(4)          # offset of the payload length
 REPLY = const(0x80)         # command bit set in replies
-_OVERHEAD = const(6)        # header (4) + CRC (2)
+_OVERHEAD = const(7)        # header (5) + CRC (2)
 BODY_MAX = const(262)       # _OVERHEAD + MAX_PAYLOAD
 WIRE_MAX = const(266)       # leading 0x00 + COBS(BODY_MAX) (+2 code bytes) + delimiter
 
@@ -156,7 +159,7 @@ class Link:
 
     def _frame(self, n):
         rx = self.rx
-        if n < _OVERHEAD:
+        if n < _OVERHEAD or rx[_LENGTH] != n - _OVERHEAD:
             self.bad_frame += 1
             return
         crc = update(INIT, rx, 0, n - 2)
@@ -176,20 +179,21 @@ class Link:
         body[0] = VERSION
         body[1] = cmd | REPLY
         body[2] = seq
-        body[3] = OK
+        body[STATUS] = OK
         length = 0
         if rx[0] != VERSION:
-            body[3] = E_VERSION
+            body[STATUS] = E_VERSION
         else:
             try:
                 length = self.handler.handle(cmd, rx, n - _OVERHEAD, body)
             except Exception:  # a handler bug must not take the control loop down
                 self.internal += 1
-                body[3] = E_INTERNAL
+                body[STATUS] = E_INTERNAL
                 length = 0
             if length < 0 or length > MAX_PAYLOAD:
-                body[3] = E_INTERNAL
+                body[STATUS] = E_INTERNAL
                 length = 0
+        body[_LENGTH] = length
         self._last_seq = seq
         self._last_cmd = cmd
         self._last_crc = crc

@@ -32,11 +32,11 @@ CMD_REBOOT = const(0x08)
 
 GOV_FIELDS = const(8)      # state, speed, limit, zone, flags, torque, odometer, loop time
 STATUS_FIELDS = const(14)  # then: running config version, next event, link counters (4)
-EVENTS_MAX = const(11)     # records per reply: (256 - 13) // 22
+EVENTS_MAX = const(11)     # records per reply: (255 - 13) // 22
 _EVENTS_SCAN = const(32)   # sequence numbers examined per request at most
-PUT_DATA_MAX = const(248)  # MAX_PAYLOAD - total (4) - offset (4)
-GET_DATA_MAX = const(252)  # MAX_PAYLOAD - total (4)
-_P = const(4)              # link.PAYLOAD
+PUT_DATA_MAX = const(247)  # MAX_PAYLOAD - total (4) - offset (4)
+GET_DATA_MAX = const(251)  # MAX_PAYLOAD - total (4)
+_P = const(5)              # link.PAYLOAD
 
 
 class GovernorStatus:

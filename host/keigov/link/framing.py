@@ -1,5 +1,5 @@
 """Frames on the wire: COBS with 0x00 delimiters around [version, command, sequence,
-status] + payload + CRC-16/CCITT-FALSE (big-endian).
+status, payload length] + payload + CRC-16/CCITT-FALSE (big-endian).
 
 Written independently of the firmware's parser so that each checks the other: the CRC
 is the standard library's binascii.crc_hqx (the same polynomial and initial value).
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from keigov.link.protocol import MAX_PAYLOAD, VERSION
 
-HEADER = 4
+HEADER = 5
 BODY_MAX = HEADER + MAX_PAYLOAD + 2
 
 
@@ -60,7 +60,9 @@ def cobs_decode(data: bytes) -> bytes:
 def encode_frame(command: int, seq: int, payload: bytes = b"", *, status: int = 0,
                  version: int = VERSION) -> bytes:
     """A request (or reply) as it goes on the wire, with a leading and trailing 0x00."""
-    body = bytes([version, command, seq & 0xFF, status]) + payload
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"a payload of {len(payload)} bytes; a frame carries at most {MAX_PAYLOAD}")
+    body = bytes([version, command, seq & 0xFF, status, len(payload)]) + payload
     crc = crc16(body)
     return b"\x00" + cobs_encode(body + bytes([crc >> 8, crc & 0xFF])) + b"\x00"
 
@@ -80,7 +82,7 @@ def decode_body(encoded: bytes) -> Frame | None:
         body = cobs_decode(encoded)
     except ValueError:
         return None
-    if len(body) < HEADER + 2 or len(body) > BODY_MAX:
+    if len(body) < HEADER + 2 or len(body) > BODY_MAX or body[4] != len(body) - HEADER - 2:
         return None
     if crc16(body[:-2]) != (body[-2] << 8 | body[-1]):
         return None

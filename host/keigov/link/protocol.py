@@ -7,7 +7,7 @@ Every byte is documented in docs/link-protocol.md.
 from __future__ import annotations
 
 VERSION = 1
-MAX_PAYLOAD = 256
+MAX_PAYLOAD = 255
 
 INFO = 0x01
 STATUS = 0x02
@@ -19,8 +19,8 @@ CLEAR_FAULTS = 0x07
 REBOOT = 0x08
 REPLY = 0x80
 
-PUT_DATA_MAX = 248
-GET_DATA_MAX = 252
+PUT_DATA_MAX = 247
+GET_DATA_MAX = 251
 EVENTS_MAX = 11
 
 # Reply status codes: (name, what the operator is told).
