@@ -16,6 +16,7 @@ from ptydevice import pty_device
 from keigov.cli import main
 from keigov.config.blob import ConfigBlob
 from keigov.config.keys import write_key
+from keigov.link.client import DeviceClient, DeviceRefused
 
 
 
@@ -78,15 +79,21 @@ def test_refusals_are_printed_with_the_reason(tmp_path, capsys):
     with pty_device(PROVISION) as port:
         assert run(["config", "push", str(signed(tmp_path, 4, cap_ckph=4023)), "--port", port], capsys)[0] == 0
         code, _, err = run(["config", "push", str(signed(tmp_path, 4, "r.bin", cap_ckph=4023)), "--port", port], capsys)
-        assert code == 1 and f"{port}: config commit: replay" in err
-        code, _, err = run(["config", "push", str(signed(tmp_path, 3, "o.bin", cap_ckph=4023)), "--port", port], capsys)
-        assert code == 1 and "rollback" in err
+        assert code == 1 and "version 4 installed; this is version 4 (replay)" in err  # caught before sending
         code, _, err = run(["config", "push", str(signed(tmp_path, 9, "c.bin", cap_ckph=9000)), "--port", port], capsys)
-        assert code == 1 and "cap_not_allowed" in err and "(cap_ckph)" in err
+        assert code == 1 and f"{port}: config commit: cap_not_allowed" in err and "(cap_ckph)" in err
         forged = tmp_path / "f.bin"
         forged.write_bytes(ConfigBlob(KEY.device, 9, {"cap_ckph": 8000}, TABLES).sign(bytes(32)))
         code, _, err = run(["config", "push", str(forged), "--port", port], capsys)
         assert code == 1 and "bad_mac" in err
+        other = tmp_path / "o.bin"
+        other.write_bytes(ConfigBlob("KG-OTHER", 9, {"cap_ckph": 4000}, TABLES).sign(KEY.key))
+        code, _, err = run(["config", "push", str(other), "--port", port], capsys)
+        assert code == 1 and "this is device KG-TEST; the configuration is for KG-OTHER" in err
+        # The device's own replay check, reached by a client that does not look first:
+        with DeviceClient(port) as client:
+            with pytest.raises(DeviceRefused, match="config commit: replay"):
+                client.config_push(signed(tmp_path, 4, "r2.bin", cap_ckph=4023).read_bytes())
         info = json.loads(run(["device", "info", "--port", port, "--json"], capsys)[1])
         assert info["config_version"] == 4
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from keigov.config import blob as cfgblob
@@ -12,7 +13,9 @@ from keigov.config.params import firmware_params
 from keigov.config.source import CKPH_PER_MPH, build_config
 from keigov.errors import InputError
 from keigov.fileio import write_atomic
-from keigov.link.client import add_port_arguments, open_client
+from keigov.link import protocol as P
+from keigov.link.client import DeviceRefused, add_port_arguments, open_client
+from keigov.link.messages import Info
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
@@ -123,13 +126,32 @@ def _push(args: argparse.Namespace) -> int:
     config = cfgblob.parse(data, str(args.blob))
     names = list(firmware_params())
     with open_client(args) as client:
-        version, slot = client.config_push(data, param_names=names)
+        _check_target(client.info(), config, args.port)
+        progress = _progress if sys.stderr.isatty() else None
+        version, slot = client.config_push(data, param_names=names, progress=progress)
         print(f"{args.port}: installed configuration version {version} for {config.device_id} in slot "
               f"{'AB'[slot] if slot < 2 else slot}")
         if not args.no_reboot:
             client.reboot()
             print(f"{args.port}: rebooting to run it")
     return 0
+
+
+def _check_target(info: Info, config: cfgblob.ConfigBlob, port: str) -> None:
+    """Refuse before sending what the device would refuse only after the last chunk."""
+    if info.device_id != config.device_id:
+        raise DeviceRefused(f"this is device {info.device_id or '(not provisioned)'}; the configuration is for "
+                            f"{config.device_id}", where=port, status=P.E_REJECTED)
+    if config.version <= info.config_version:
+        kind = "replay" if config.version == info.config_version else "rollback"
+        raise DeviceRefused(f"the device has configuration version {info.config_version} installed; this is "
+                            f"version {config.version} ({kind}): raise `version` in CONFIG.toml",
+                            where=port, status=P.E_REJECTED)
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\r  {done}/{total} bytes ({100 * done // total} %)", end="" if done < total else "\n",
+          file=sys.stderr, flush=True)
 
 
 def _pull(args: argparse.Namespace) -> int:
