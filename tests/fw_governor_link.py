@@ -18,6 +18,7 @@ from boards.ramcan import RamCan  # noqa: E402
 from core import link, persist, service, storage  # noqa: E402
 from core.app import Governor  # noqa: E402
 from core.memstorage import MemStorage  # noqa: E402
+from fw_driver import Port  # noqa: E402
 from tables import keigov_bus  # noqa: E402
 
 PERIODS = 300
@@ -29,31 +30,10 @@ class Watchdog:
         pass
 
 
-class Port:
-    def __init__(self, data):
-        self.data = data
-        self.at = 0
-        self.out = bytearray(len(data) * 4 + 4096)
-        self.olen = 0
-
-    def readinto(self, buf, n):
-        k = len(self.data) - self.at
-        if k > n:
-            k = n
-        for i in range(k):
-            buf[i] = self.data[self.at + i]
-        self.at += k
-        return k
-
-    def write(self, buf, n):
-        for i in range(n):
-            self.out[self.olen + i] = buf[i]
-        self.olen += n
-        return n
-
-
 def main():
-    port = Port(unhexlify(sys.stdin.readline().strip()))
+    port = Port()
+    port.load(unhexlify(sys.stdin.readline().strip()))
+    port.out = bytearray(len(port.inp) * 4 + 4096)
     dev = MemStorage(1024, persist.device_blocks(1024, 2, 2))
     stored = storage.Stored(dev, 2, 2, keigov_bus.SOURCE.encode())
     gov = Governor(RamCan(), Watchdog(), keigov_bus, stored.cfg)
