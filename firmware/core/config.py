@@ -33,6 +33,10 @@ PARAMS = (
     ("gnss_min_fix", 2, 1, 5),
     ("gnss_min_satellites", 5, 0, 63),
     ("gnss_max_hdop_d", 40, 5, 1000),           # 0.1 units
+    # Geofence (issue 4 reads these; the signed configuration already carries them).
+    ("lockout_ckph", 1609, 0, 4000),            # limit inside a freeway-lockout zone
+    ("zone_hysteresis_m", 15, 0, 200),          # a looser zone applies this far past its edge
+    ("zone_dwell_ms", 2500, 0, 30000),          # ... and after this long inside it
 )
 
 
