@@ -63,8 +63,7 @@ class RunData:
 
 
 def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorController]:
-    vehicle = Vehicle(VehicleParams(**sc.vehicle), Road(sc.grade))
-    vehicle.speed_mps = sc.initial_speed_kph / 3.6
+    vehicle = Vehicle(VehicleParams(**sc.vehicle), Road(sc.grade), speed_mps=sc.initial_speed_kph / 3.6)
     route = Route(sc.waypoints) if sc.waypoints else Route.straight(sc.start[0], sc.start[1], sc.heading_deg, 200_000)
     gnss = GnssReceiver(route, rate_hz=sc.gnss["rate_hz"], noise_m=sc.gnss["noise_m"], seed=sc.seed,
                         satellites=sc.gnss["satellites"], hdop=sc.gnss["hdop"], outages=tuple(sc.outages))

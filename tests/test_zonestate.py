@@ -23,7 +23,15 @@ from keigov_hil.gnss import offset_deg
 from zones_support import CENTER
 
 CFG = fh.fw_config.Config()
+HYST_DM = CFG.zone_hysteresis_m * 10
+DWELL = CFG.zone_dwell_ms
 NO_LIMIT = 0x7FFF
+
+
+def config_with(**values: int):
+    cfg = fh.fw_config.Config()
+    assert cfg.apply(values) == 0, values
+    return cfg
 
 
 class ScriptedFence:
@@ -64,7 +72,7 @@ def key(limit_ckph: int) -> int:
 
 def effective(limit: int, lock: int) -> int:
     eff = key(limit)
-    return min(eff, CFG.zone_lockout_ckph) if lock else eff
+    return min(eff, CFG.lockout_ckph) if lock else eff
 
 
 def booted(fence=None, cfg=CFG) -> tuple[ZoneState, ScriptedFence, EventLog]:
@@ -75,8 +83,9 @@ def booted(fence=None, cfg=CFG) -> tuple[ZoneState, ScriptedFence, EventLog]:
     return zs, fence, log
 
 
-def settle(zs: ZoneState, until: int = 3100) -> int:
+def settle(zs: ZoneState) -> int:
     """Good fixes every 100 ms until the boot fallback has relaxed to the scripted zone."""
+    until = 100 + DWELL
     for t in range(100, until + 1, 100):
         zs.step(t, 0)
         fix(zs, t)
@@ -161,7 +170,7 @@ def _assert_earned(seen: list[Seen], applied: int, lockout: int) -> None:
     prev = t_end
     for s in reversed(seen):
         assert s.quality == GOOD, "relaxed on a poor fix"
-        assert s.clear >= CFG.zone_hysteresis_dm, "relaxed inside the hysteresis distance"
+        assert s.clear >= HYST_DM, "relaxed inside the hysteresis distance"
         assert s.eff >= applied and (lockout or not s.lock), "relaxed past a stricter fix"
         assert prev - s.t <= 1500, "relaxed across a gap in the fixes"
         prev = s.t
@@ -173,11 +182,11 @@ def _assert_earned(seen: list[Seen], applied: int, lockout: int) -> None:
 def _assert_not_overdue(seen: list[Seen], applied: int, lockout: int) -> None:
     """Good, clear, identical fixes at most 1 s apart for the dwell: relaxed by now."""
     last = seen[-1]
-    if last.quality != GOOD or last.clear < CFG.zone_hysteresis_dm:
+    if last.quality != GOOD or last.clear < HYST_DM:
         return
     prev = last.t
     for s in reversed(seen):
-        if (s.quality, s.eff, s.lock) != (GOOD, last.eff, last.lock) or s.clear < CFG.zone_hysteresis_dm \
+        if (s.quality, s.eff, s.lock) != (GOOD, last.eff, last.lock) or s.clear < HYST_DM \
                 or prev - s.t > 1000:
             return
         prev = s.t
@@ -191,10 +200,10 @@ def _assert_not_overdue(seen: list[Seen], applied: int, lockout: int) -> None:
 def test_boot_holds_the_fallback_until_fixes_earn_more():
     zs, fence, log = booted()
     assert zs.limit_ckph == CFG.zone_fallback_ckph and zs.warnings & W_FALLBACK
-    for t in range(100, 3000, 100):
+    for t in range(100, 100 + DWELL, 100):
         fix(zs, t)
         assert zs.limit_ckph == CFG.zone_fallback_ckph
-    fix(zs, 3100)
+    fix(zs, 100 + DWELL)
     assert zs.limit_ckph == 0 and not zs.warnings & W_FALLBACK
     assert codes(log) == [events.GNSS_FALLBACK, events.GNSS_REGAINED, events.ZONE_RELAXED]
 
@@ -203,7 +212,7 @@ def test_lockout_latches_until_clear_and_dwell():
     zs, fence, log = booted()
     fence.next = (0, 1, 2, 300)
     fix(zs, 100)
-    assert zs.lockout == 1 and zs.limit_ckph == CFG.zone_lockout_ckph and zs.zone_id == 2
+    assert zs.lockout == 1 and zs.limit_ckph == CFG.lockout_ckph and zs.zone_id == 2
     assert zs.warnings & W_LOCKOUT
     t = 100
     fence.next = (0, 0, 0, 100)          # out of the zone, but only 10 m
@@ -211,9 +220,9 @@ def test_lockout_latches_until_clear_and_dwell():
         fix(zs, t)
     assert zs.lockout == 1
     fence.next = (0, 0, 0, 200)
-    for t in range(t + 200, t + 3200, 200):
+    for t in range(t + 200, t + 200 + DWELL, 200):
         fix(zs, t)
-    assert zs.lockout == 1               # 3 s clear has not passed: the first of them opened it
+    assert zs.lockout == 1               # the dwell has not passed: the first of them opened it
     fix(zs, t + 200)
     assert zs.lockout == 0 and zs.limit_ckph == 0 and not zs.warnings & W_LOCKOUT
     assert events.LOCKOUT_ENGAGED in codes(log) and codes(log)[-2:] == [events.LOCKOUT_CLEARED, events.ZONE_RELAXED]
@@ -254,7 +263,7 @@ def test_loss_holds_then_falls_back_on_time():
 
 
 def test_loss_falls_back_on_distance():
-    zs, fence, log = booted(cfg=fh.config_with(zone_hold_ms=60000))
+    zs, fence, log = booted(cfg=config_with(zone_hold_ms=60000))
     start = t = settle(zs)
     assert zs.limit_ckph == 0
     speed = 6437                                   # 40 mph: 200 m in 11.2 s
@@ -263,7 +272,7 @@ def test_loss_falls_back_on_distance():
         zs.step(t, speed)
         assert t < start + 30000, "no fallback"
     driven_dm = (t - start) * speed / 36000
-    assert CFG.zone_hold_dm <= driven_dm <= CFG.zone_hold_dm + 20
+    assert CFG.zone_hold_m * 10 <= driven_dm <= CFG.zone_hold_m * 10 + 20
     assert recorded(log)[-2:] == [(events.GNSS_FALLBACK, zonestate.FALLBACK_DISTANCE),
                                   (events.ZONE_TIGHTENED, CFG.zone_fallback_ckph)]
 
@@ -314,7 +323,7 @@ def test_refused_table_keeps_the_fallback():
 
 
 def test_hysteresis_beyond_the_tables_reach_is_clamped():
-    cfg = fh.config_with(zone_hysteresis_dm=1000)
+    cfg = config_with(zone_hysteresis_m=100)
     zs = ZoneState(ScriptedFence(), cfg, EventLog())
     assert zs.hyst == ScriptedFence.near_dm and zs.warnings & W_HYST_CLAMPED
 
@@ -364,8 +373,9 @@ def test_campus_limit_applies_at_the_boundary_and_relaxes_after_hysteresis(demo_
     assert entered is not None and 250.0 <= entered <= 250.0 + 20 / 3.6 / 5 + 0.5   # the first fix inside
     assert relaxed is not None
     t_relax, y_relax = relaxed
-    # 15 m past the edge (at 750 m) opens the window; 3 s of fixes later it relaxes
-    assert 750 + 15 + 3 * 20 / 3.6 - 1 <= y_relax <= 750 + 15 + 3 * 20 / 3.6 + 20 / 3.6 / 5 + 1
+    # the hysteresis past the edge (at 750 m) opens the window; a dwell of fixes later it relaxes
+    past = 750 + CFG.zone_hysteresis_m + DWELL / 1000 * 20 / 3.6
+    assert past - 1 <= y_relax <= past + 20 / 3.6 / 5 + 1
 
 
 def test_on_ramp_locks_out(demo_fence):
@@ -375,7 +385,7 @@ def test_on_ramp_locks_out(demo_fence):
         if zs.lockout and locked is None:
             locked = (x, zs.zone_id, zs.limit_ckph)
     assert locked is not None and 218 <= locked[0] <= 232
-    assert locked[1] in (1, 2) and locked[2] == CFG.zone_lockout_ckph
+    assert locked[1] in (1, 2) and locked[2] == CFG.lockout_ckph
 
 
 def test_frontage_road_never_locks_out(demo_fence):

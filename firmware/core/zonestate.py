@@ -6,7 +6,7 @@ every control period with the vehicle speed; this module never touches CAN. It r
 
 - A stricter limit (or a lockout) applies at the first fix that shows it, good or poor.
 - A looser one only when, for `zone_dwell_ms`, every fix was good (none more than
-  1.5 s apart) and showed the vehicle at least `zone_hysteresis_dm` from every
+  1.5 s apart) and showed the vehicle at least `zone_hysteresis_m` from every
   stricter zone; it then relaxes to the strictest limit among those fixes. A lockout
   clears the same way: only once the vehicle has clearly left.
 - Fixes: "no fix" is ignored; too few satellites or too high HDOP make a poor fix,
@@ -14,7 +14,7 @@ every control period with the vehicle speed; this module never touches CAN. It r
   GNSS error allows is a glitch or spoof: rejected and counted. Rejected fixes that
   agree with each other (and the wheels) for `zone_reanchor_ms` become the new anchor.
 - GNSS loss: with no usable fix for 1.5 s the state is held; after `zone_hold_ms` or
-  `zone_hold_dm` of wheel travel it falls back to `zone_fallback_ckph` (or stays
+  `zone_hold_m` of wheel travel it falls back to `zone_fallback_ckph` (or stays
   stricter) until fixes relax it the normal way. It starts there at boot, too.
 
 A table that was refused (corrupt, wrong version) keeps the fallback for good; no zones
@@ -34,7 +34,7 @@ W_POOR_FIX = const(8)        # the last fix was poor (satellites, HDOP): tighten
 W_JUMP = const(16)           # the last fix was rejected as a jump
 W_OFF_MAP = const(32)        # the last fix was beyond the table's area
 W_TABLE_REFUSED = const(64)  # the zones table was refused: fallback for good
-W_HYST_CLAMPED = const(128)  # zone_hysteresis_dm exceeds the table's near distance
+W_HYST_CLAMPED = const(128)  # zone_hysteresis_m exceeds the table's near distance
 
 FALLBACK_TIME = const(1)
 FALLBACK_DISTANCE = const(2)
@@ -57,7 +57,11 @@ class ZoneState:
         self.log = log
         self.refused = fence.error != OK and fence.error != ERR_MISSING
         self.active = fence.n > 0 or self.refused
-        self.hyst = cfg.zone_hysteresis_dm
+        self.hyst = cfg.zone_hysteresis_m * 10          # dm, like every distance here
+        self.hold_dm = cfg.zone_hold_m * 10
+        self.margin_dm = cfg.zone_jump_margin_m * 10
+        # A zone limit of 0 means "none" to the supervisor: a lockout at 0 is 1 ckph.
+        self.lockout_ckph = cfg.lockout_ckph if cfg.lockout_ckph > 0 else 1
         self.warnings = 0
         if fence.n and self.hyst > fence.near_dm:
             self.hyst = fence.near_dm
@@ -140,7 +144,7 @@ class ZoneState:
         if self._holding:
             if gap > self.cfg.zone_hold_ms:
                 self._fall_back(now, FALLBACK_TIME)
-            elif self._dr_dm > self.cfg.zone_hold_dm:
+            elif self._dr_dm > self.hold_dm:
                 self._fall_back(now, FALLBACK_DISTANCE)
 
     def _fall_back(self, now, reason):
@@ -196,7 +200,7 @@ class ZoneState:
 
     def _agrees(self, ax, ay, x, y, travel_dm, hdop_d):
         """(x, y) is within wheel travel (+1/8) plus GNSS error of (ax, ay)."""
-        allow = travel_dm + (travel_dm >> 3) + self.cfg.zone_jump_margin_dm + hdop_d * 35
+        allow = travel_dm + (travel_dm >> 3) + self.margin_dm + hdop_d * 35
         if allow > _MAX_ALLOW_DM:
             allow = _MAX_ALLOW_DM
         dx = x - ax
@@ -239,8 +243,8 @@ class ZoneState:
         f = self.fence
         eff = f.limit if f.limit else _NO_LIMIT
         lock = f.lockout
-        if lock and self.cfg.zone_lockout_ckph < eff:
-            eff = self.cfg.zone_lockout_ckph
+        if lock and self.lockout_ckph < eff:
+            eff = self.lockout_ckph
         self.clear_dm = f.clear_dm
         if eff < self._applied or (lock and not self.lockout):
             self._tighten(now, eff, lock, f.zone)

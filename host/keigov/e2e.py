@@ -14,15 +14,24 @@ from cantools.database.can import Database, Message
 from keigov.dbc.tables import load_dbc, load_map
 
 
+def _crc8_bitwise(byte: int) -> int:
+    """The J1850 polynomial (0x1D) applied bit by bit to one byte: the definition."""
+    crc = byte
+    for _ in range(8):
+        crc = ((crc << 1) ^ 0x1D) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+_TABLE = bytes(_crc8_bitwise(b) for b in range(256))
+
+
 def crc8_j1850(frame_id: int, data: bytes, skip: int) -> int:
-    """CRC-8 SAE J1850 over the id's low byte then every data byte but `skip`."""
-    crc = 0xFF
-    for i, byte in enumerate(bytes([frame_id & 0xFF]) + bytes(data)):
-        if i > 0 and i - 1 == skip:
-            continue
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1D) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    """CRC-8 SAE J1850 (init and final xor 0xFF) over the id's low byte then every data byte but `skip`."""
+    table = _TABLE
+    crc = table[0xFF ^ (frame_id & 0xFF)]
+    for i, byte in enumerate(data):
+        if i != skip:
+            crc = table[crc ^ byte]
     return crc ^ 0xFF
 
 
