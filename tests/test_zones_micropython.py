@@ -84,8 +84,8 @@ def test_lookups_agree(mixed_table: Path, tmp_path: Path):
     src = tmp_path / "points.txt"
     src.write_text("\n".join(lines) + "\n")
     out = on_both([str(mixed_table), "look", str(src)])
-    assert out[0] == "table 0 12"
-    results = [line.split() for line in out[1:]]
+    assert out[:2] == ["check 0", "table 0 12"]
+    results = [line.split() for line in out[2:]]
     assert {r[2] for r in results[-3:]} == {"0"}                  # off the map, and said so
     assert len({r[5] for r in results}) >= 8                      # most zones were hit
 

@@ -155,11 +155,111 @@ def isqrt(n):
         x = y
 
 
-def _zeros(typecode, n, size):
+def _typed(typecode, raw):
+    """The items of raw little-endian bytes, as a new array, on MicroPython and CPython."""
     try:
-        return array(typecode, bytes(n * size))  # MicroPython: the bytes are the items
+        return array(typecode, raw)   # MicroPython: the bytes are the items
     except TypeError:
-        return array(typecode, [0]) * n          # CPython
+        a = array(typecode)           # CPython
+        a.frombytes(raw)
+        return a
+
+
+def _crc32():
+    try:
+        from binascii import crc32
+    except ImportError:
+        return None
+    return crc32
+
+
+def _sections(h):
+    """(typecode, items, item size) of each array after the header, in order."""
+    nz = h[H_ZONES]
+    nv = h[H_VERTICES]
+    rs = h[H_REF_SIZE]
+    return (
+        ("i", nz * ZSTRIDE, 4), ("i", nv, 4), ("i", nv, 4), ("i", h[H_CELLS], 4),
+        ("H" if rs == 2 else "I", h[H_REFS], rs), ("H", nv, 2),
+    )
+
+
+def _header(f):
+    """The header's fields read from a stream, or the ERR_* that refuses it."""
+    import sys
+
+    if sys.byteorder != "little" or _crc32() is None:
+        return ERR_PLATFORM
+    raw = bytearray(HEADER_FIELDS * 4)
+    if f.readinto(raw) != len(raw):
+        return ERR_FORMAT
+    h = _typed("i", raw)
+    if h[H_MAGIC] != MAGIC:
+        return ERR_FORMAT
+    if h[H_VERSION] != VERSION:
+        return ERR_VERSION
+    if not 0 <= h[H_ZONES] <= 255 or h[H_REF_SIZE] not in (2, 4):
+        return ERR_FORMAT
+    if h[H_VERTICES] < 0 or h[H_CELLS] < 0 or h[H_REFS] < 0:
+        return ERR_FORMAT
+    size = len(raw)
+    for _typecode, count, item in _sections(h):
+        size += (count * item + 3) & ~3
+    return h if h[H_BYTES] == size else ERR_FORMAT
+
+
+def check(f):
+    """OK or the ERR_* a stream's table would be refused with, reading it in small
+    chunks (no arrays): for accepting a table before it replaces the one in force."""
+    h = _header(f)
+    if isinstance(h, int):
+        return h
+    crc32 = _crc32()
+    buf = bytearray(256)
+    view = memoryview(buf)
+    left = h[H_BYTES] - HEADER_FIELDS * 4
+    crc = 0
+    while left:
+        k = left if left < 256 else 256
+        if f.readinto(view[:k]) != k:
+            return ERR_FORMAT
+        crc = crc32(view[:k], crc)
+        left -= k
+    if f.readinto(view[:1]):
+        return ERR_FORMAT   # trailing bytes: not what the header says
+    return ERR_CHECKSUM if (crc ^ h[H_CRC]) & 0xFFFFFFFF else OK
+
+
+class SectionReader:
+    """A stream over `n` bytes at `off` of a source read as `src.readinto(offset, buf)`
+    (a configuration slot, core/cfgblob.py), so a zones section loads in place."""
+
+    def __init__(self, src, off, n):
+        self.src = src
+        self.pos = off
+        self.end = off + n
+
+    def readinto(self, buf):
+        k = len(buf)
+        if self.end - self.pos < k:
+            k = self.end - self.pos
+            buf = memoryview(buf)[:k]
+        if k:
+            self.src.readinto(self.pos, buf)
+            self.pos += k
+        return k
+
+
+def check_section(src, off, n):
+    """The checker core/cfgblob.py calls for a ZONES section: OK or ERR_*."""
+    return check(SectionReader(src, off, n))
+
+
+def load_section(src, off, n):
+    """The zones of a ZONES section in a configuration slot (a Fence; see its error)."""
+    fence = Fence()
+    fence.read(SectionReader(src, off, n))
+    return fence
 
 
 class Fence:
@@ -169,7 +269,7 @@ class Fence:
         self.error = ERR_MISSING
         self.n = 0
         self.near_dm = 0
-        self.head = _zeros("i", HEADER_FIELDS, 4)
+        self.head = array("i", [0] * HEADER_FIELDS)
         self.zt = self.vx = self.vy = self.cell = self.ref = self.len = None
         # Results of the last to_local() / lookup().
         self.x = 0
@@ -186,52 +286,31 @@ class Fence:
     # -- loading (boot time) ------------------------------------------------------------
 
     def read(self, f):
-        """Read a compiled table from a stream with readinto(). Returns OK or ERR_*."""
-        import sys
-
-        try:
-            from binascii import crc32
-        except ImportError:
-            return self._refuse(ERR_PLATFORM)
-        if sys.byteorder != "little":
-            return self._refuse(ERR_PLATFORM)
-        h = self.head
-        if f.readinto(h) != HEADER_FIELDS * 4 or h[H_MAGIC] != MAGIC:
-            return self._refuse(ERR_FORMAT)
-        if h[H_VERSION] != VERSION:
-            return self._refuse(ERR_VERSION)
-        nz = h[H_ZONES]
-        nv = h[H_VERTICES]
-        rs = h[H_REF_SIZE]
-        if nz < 0 or nz > 255 or nv < 0 or h[H_CELLS] < 0 or h[H_REFS] < 0 or rs not in (2, 4):
-            return self._refuse(ERR_FORMAT)
-        sections = (
-            ("i", nz * ZSTRIDE, 4), ("i", nv, 4), ("i", nv, 4), ("i", h[H_CELLS], 4),
-            ("H" if rs == 2 else "I", h[H_REFS], rs), ("H", nv, 2),
-        )
+        """Read a compiled table from a stream with readinto(). Returns OK or ERR_*; a
+        refused table leaves no zones."""
+        h = _header(f)
+        if isinstance(h, int):
+            return self._refuse(h)
+        crc32 = _crc32()
         arrays = []
         crc = 0
-        for typecode, count, size in sections:
-            a = _zeros(typecode, count, size)
-            if f.readinto(a) != count * size:
+        for typecode, count, size in _sections(h):
+            raw = bytearray(count * size)
+            pad = bytearray((-count * size) & 3)       # sections are padded to 4 bytes
+            if f.readinto(raw) != len(raw) or f.readinto(pad) != len(pad):
                 return self._refuse(ERR_FORMAT)
-            crc = crc32(a, crc)
-            pad = (-count * size) & 3
-            if pad:
-                p = bytearray(pad)
-                if f.readinto(p) != pad:
-                    return self._refuse(ERR_FORMAT)
-                crc = crc32(p, crc)
-            arrays.append(a)
+            crc = crc32(pad, crc32(raw, crc))
+            arrays.append(_typed(typecode, raw))
         if f.readinto(bytearray(1)):
             return self._refuse(ERR_FORMAT)  # trailing bytes: not what the header says
         if (crc ^ h[H_CRC]) & 0xFFFFFFFF:
             return self._refuse(ERR_CHECKSUM)
+        self.head = h
         self.zt, self.vx, self.vy, self.cell, self.ref, self.len = arrays
-        self.n = nz
+        self.n = h[H_ZONES]
         self.near_dm = h[H_NEAR_DM]
-        self._near = bytearray(nz)
-        self._inside = bytearray(nz)
+        self._near = bytearray(self.n)
+        self._inside = bytearray(self.n)
         self.error = OK
         return OK
 

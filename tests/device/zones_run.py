@@ -56,6 +56,8 @@ def main():
     table, mode, path = sys.argv[1], sys.argv[2], sys.argv[3]
     fence = geofence.Fence()
     with open(table, "rb") as f:
+        print("check", geofence.check(f))
+    with open(table, "rb") as f:
         print("table", fence.read(f), fence.n)
     with open(path) as f:
         lines = (line for line in f if line.strip())   # one at a time: the heap stays small
