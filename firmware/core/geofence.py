@@ -155,6 +155,18 @@ def isqrt(n):
         x = y
 
 
+def _offset(hi, lo, hi0, lo0):
+    """(hi:lo) - (hi0:lo0) in 1e-7 deg, clamped to the map window, without forming
+    either value (a longitude x 1e7 is a big int on 32-bit ports)."""
+    dh = hi - hi0
+    if dh > 127:
+        return _WINDOW
+    if dh < -127:
+        return -_WINDOW
+    d = dh * 65536 + lo - lo0
+    return _WINDOW if d > _WINDOW else (-_WINDOW if d < -_WINDOW else d)
+
+
 def _typed(typecode, raw):
     """The items of raw little-endian bytes, as a new array, on MicroPython and CPython."""
     try:
@@ -280,6 +292,8 @@ class Fence:
         self.clear_dm = 0
         self._hx = 0
         self._hy = 0
+        self._cx = 0
+        self._cy = 0
         self._near = bytearray(0)     # zones whose box (widened by near_dm) holds the point
         self._inside = bytearray(0)
 
@@ -328,26 +342,11 @@ class Fence:
         (x, y) are then clamped to the window's edge, far outside every zone.
         """
         h = self.head
-        inside = True
-        dh = lat_hi - h[H_LAT0_HI]
-        if dh > 127 or dh < -127:
-            dlat = _WINDOW if dh > 0 else -_WINDOW
-            inside = False
-        else:
-            dlat = dh * 65536 + lat_lo - h[H_LAT0_LO]
-        dh = lon_hi - h[H_LON0_HI]
-        if dh > 127 or dh < -127:
-            dlon = _WINDOW if dh > 0 else -_WINDOW
-            inside = False
-        else:
-            dlon = dh * 65536 + lon_lo - h[H_LON0_LO]
-        if dlat > _WINDOW or dlat < -_WINDOW or dlon > _WINDOW or dlon < -_WINDOW:
-            inside = False
-            dlat = _WINDOW if dlat > _WINDOW else (-_WINDOW if dlat < -_WINDOW else dlat)
-            dlon = _WINDOW if dlon > _WINDOW else (-_WINDOW if dlon < -_WINDOW else dlon)
+        dlat = _offset(lat_hi, lat_lo, h[H_LAT0_HI], h[H_LAT0_LO])
+        dlon = _offset(lon_hi, lon_lo, h[H_LON0_HI], h[H_LON0_LO])
         self.x = scale_q20(dlon, h[H_KX])
         self.y = scale_q20(dlat, h[H_KY])
-        return inside
+        return -_WINDOW < dlat < _WINDOW and -_WINDOW < dlon < _WINDOW
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -432,6 +431,20 @@ class Fence:
                 d2 = e2
         return isqrt(d2) >> 2
 
+    def _cell(self, b, px, py):
+        """Index in CELL of the cell holding (px, py) in zone record b, -1 outside the
+        grid; its column and row are left in _cx, _cy."""
+        zt = self.zt
+        cs = zt[b + Z_CS]
+        cx = (px - zt[b + Z_GX]) // cs
+        cy = (py - zt[b + Z_GY]) // cs
+        self._cx = cx
+        self._cy = cy
+        nx = zt[b + Z_NX]
+        if cx < 0 or cy < 0 or cx >= nx or cy >= zt[b + Z_NY]:
+            return -1
+        return zt[b + Z_CELLS] + cy * nx + cx
+
     # -- polygons ---------------------------------------------------------------------------
 
     def _poly_inside(self, b, px, py):
@@ -446,18 +459,13 @@ class Fence:
         infinitesimal right of x = xr, so it never meets a vertex.
         """
         zt = self.zt
-        gx = zt[b + Z_GX]
-        gy = zt[b + Z_GY]
-        cs = zt[b + Z_CS]
-        cx = (px - gx) // cs
-        cy = (py - gy) // cs
-        nx = zt[b + Z_NX]
-        if cx < 0 or cy < 0 or cx >= nx or cy >= zt[b + Z_NY]:
+        c = self._cell(b, px, py)
+        if c < 0:
             return 0
-        xr = gx + (cx + 1) * cs
-        yb = gy + cy * cs
+        cs = zt[b + Z_CS]
+        xr = zt[b + Z_GX] + (self._cx + 1) * cs
+        yb = zt[b + Z_GY] + self._cy * cs
         cell = self.cell
-        c = zt[b + Z_CELLS] + cy * nx + cx
         k = cell[c]
         end = cell[c + 1] >> 1
         par = k & 1
@@ -486,57 +494,20 @@ class Fence:
     def _corridor_inside(self, b, px, py, heading):
         zt = self.zt
         r = zt[b + Z_R]
-        r2 = r * r * 16
         kind = zt[b + Z_KIND]
-        hx = self._hx
-        hy = self._hy
+        along = 0
         if heading >= 0 and kind & F_HEADING_FIXED:
-            dot = hx * zt[b + Z_A] + hy * zt[b + Z_B]
+            dot = self._hx * zt[b + Z_A] + self._hy * zt[b + Z_B]
             if kind & F_BIDIRECTIONAL and dot < 0:
                 dot = -dot
             if dot < zt[b + Z_COS] * _Q14:
                 return 0
-        along = heading >= 0 and kind & F_HEADING_ALONG
-        gx = zt[b + Z_GX]
-        gy = zt[b + Z_GY]
-        cs = zt[b + Z_CS]
-        cx = (px - gx) // cs
-        cy = (py - gy) // cs
-        nx = zt[b + Z_NX]
-        if cx < 0 or cy < 0 or cx >= nx or cy >= zt[b + Z_NY]:
+        elif heading >= 0 and kind & F_HEADING_ALONG:
+            along = zt[b + Z_COS] if kind & F_BIDIRECTIONAL else -1 - zt[b + Z_COS]
+        c = self._cell(b, px, py)
+        if c < 0:
             return 0
-        cell = self.cell
-        c = zt[b + Z_CELLS] + cy * nx + cx
-        k = cell[c] >> 1
-        end = cell[c + 1] >> 1
-        vx = self.vx
-        vy = self.vy
-        ref = self.ref
-        base = zt[b + Z_VBASE]
-        while k < end:
-            i = base + ref[k]
-            k += 1
-            x1 = vx[i]
-            x2 = vx[i + 1]
-            if (px < x1 - r and px < x2 - r) or (px > x1 + r and px > x2 + r):
-                continue
-            y1 = vy[i]
-            y2 = vy[i + 1]
-            if (py < y1 - r and py < y2 - r) or (py > y1 + r and py > y2 + r):
-                continue
-            if self._seg_d2(i, px, py) > r2:
-                continue
-            if not along:
-                return 1
-            # Along this segment: heading . direction >= |direction| cos(tolerance).
-            dot = (x2 - x1) * hx + (y2 - y1) * hy
-            if kind & F_BIDIRECTIONAL and dot < 0:
-                dot = -dot
-            p = self.len[i]
-            s = p >> _LEN_FRAC
-            if dot >= (((p & _LEN_MASK) | _LEN_ONE) * zt[b + Z_COS]) >> s:
-                return 1
-        return 0
+        return self._cell_d2(c, zt[b + Z_VBASE], px, py, r, along) <= r * r * 16
 
     # -- distances ----------------------------------------------------------------------
 
@@ -556,8 +527,9 @@ class Fence:
         cs = zt[b + Z_CS]
         nx = zt[b + Z_NX]
         ny = zt[b + Z_NY]
-        cx = (px - gx) // cs
-        cy = (py - gy) // cs
+        self._cell(b, px, py)   # P lies in the grid's area: the zone's box widened by near_dm
+        cx = self._cx
+        cy = self._cy
         cells = zt[b + Z_CELLS]
         # cells of ring r are at least edge + (r - 1) * cs away
         edge = px - gx - cx * cs
@@ -588,7 +560,7 @@ class Fence:
                             bottom = gy + row * cs
                             dy = bottom - py if py < bottom else py - bottom - cs
                             if dx <= reach and dy <= reach:
-                                d2 = self._cell_d2(cells + row * nx + col, zt[b + Z_VBASE], px, py, reach)
+                                d2 = self._cell_d2(cells + row * nx + col, zt[b + Z_VBASE], px, py, reach, 0)
                                 if d2 < best:
                                     best = d2
                                     d = (isqrt(d2) >> 2) + 1
@@ -599,9 +571,14 @@ class Fence:
             ring += 1
         return best
 
-    def _cell_d2(self, c, base, px, py, reach):
+    def _cell_d2(self, c, base, px, py, reach, along):
         """Smallest squared distance, in (dm / 4)**2, from P to the edges of cell c whose
-        boxes come within `reach` dm of it (_BIG for none)."""
+        boxes come within `reach` dm of it (_BIG for none).
+
+        along != 0 counts only edges whose direction is within a tolerance of the
+        vehicle's heading (_hx, _hy): along = cos(tolerance) in Q14 for either
+        direction, -1 - cos(tolerance) for the drawn direction only.
+        """
         cell = self.cell
         ref = self.ref
         vx = self.vx
@@ -620,6 +597,17 @@ class Fence:
             y2 = vy[i + 1] - py
             if (y1 > reach and y2 > reach) or (y1 < -reach and y2 < -reach):
                 continue
+            if along:
+                # heading . direction >= |direction| cos(tolerance), lengths as packed
+                dot = (x2 - x1) * self._hx + (y2 - y1) * self._hy
+                cos = along
+                if along < 0:
+                    cos = -1 - along
+                elif dot < 0:
+                    dot = -dot
+                p = self.len[i]
+                if dot < (((p & _LEN_MASK) | _LEN_ONE) * cos) >> (p >> _LEN_FRAC):
+                    continue
             d2 = self._seg_d2(i, px, py)
             if d2 < best:
                 best = d2

@@ -269,12 +269,17 @@ def _positions(coords: Any, where: str, f: _Feature) -> list[LonLat] | None:
     return None if any(p is None for p in out) else out  # type: ignore[misc]
 
 
+def _members(coords: Any, gtype: str, f: _Feature) -> list[Any]:
+    """The non-empty list a geometry's coordinates must be ([] after a failure)."""
+    if isinstance(coords, list) and coords:
+        return coords
+    f.fail(f"{gtype} without coordinates")
+    return []
+
+
 def _polygons(parts: Any, gtype: str, f: _Feature) -> list[list[list[LonLat]]]:
-    if not isinstance(parts, list) or not parts:
-        f.fail(f"{gtype} without coordinates")
-        return []
     out = []
-    for pi, rings in enumerate(parts):
+    for pi, rings in enumerate(_members(parts, gtype, f)):
         label = f"polygon {pi} " if gtype == "MultiPolygon" else ""
         if not isinstance(rings, list) or not rings:
             f.fail(f"{label}has no rings")
@@ -295,11 +300,8 @@ def _polygons(parts: Any, gtype: str, f: _Feature) -> list[list[list[LonLat]]]:
 
 
 def _lines(lines: Any, gtype: str, f: _Feature) -> list[list[LonLat]]:
-    if not isinstance(lines, list) or not lines:
-        f.fail(f"{gtype} without coordinates")
-        return []
     out = []
-    for li, coords in enumerate(lines):
+    for li, coords in enumerate(_members(lines, gtype, f)):
         where = f"line {li}" if gtype == "MultiLineString" else "the line"
         line = _positions(coords, where, f)
         if line is None:
