@@ -21,7 +21,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         "zones",
         help="check and compile geofence zones (GeoJSON)",
         description="Check GeoJSON speed zones and freeway lockouts, and compile them into the table the "
-                    "firmware loads from its storage (zones.bin).",
+                    "firmware looks fixes up in; the operator configuration names it (zones = \"FILE\") and "
+                    "`keigov config` signs it into the device's configuration.",
         epilog=SCHEMA,
     )
     sub = parser.add_subparsers(dest="zones_command", metavar="ACTION", required=True)
@@ -38,11 +39,11 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     comp = sub.add_parser(
         "compile",
         help="write the firmware's zones table",
-        description="Compile a zones file into the binary table core/geofence.py reads at boot.",
-        epilog="example: keigov zones compile hil/zones/demo.geojson -o zones.bin --json",
+        description="Compile a zones file into the binary table core/geofence.py loads (docs/zones.md).",
+        epilog="example: keigov zones compile hil/zones/demo.geojson -o campus.zones --json",
     )
     comp.add_argument("zones", type=Path, metavar="ZONES.geojson")
-    comp.add_argument("-o", "--output", required=True, type=Path, help="table to write (zones.bin on the device)")
+    comp.add_argument("-o", "--output", required=True, type=Path, help="table to write")
     comp.add_argument("--json", action="store_true", help="print the summary as JSON")
     _near_argument(comp)
     comp.set_defaults(func=_compile)
