@@ -21,7 +21,6 @@ def load_firmware_module(relative: str) -> types.ModuleType:
     """Import one firmware file under CPython with the `micropython` stand-in."""
     shim = types.ModuleType("micropython")
     shim.const = lambda x: x  # type: ignore[attr-defined]
-    shim.native = shim.viper = lambda f: f  # type: ignore[attr-defined]
     saved = sys.modules.get("micropython")
     sys.modules["micropython"] = shim
     try:
