@@ -33,10 +33,16 @@ PARAMS = (
     ("gnss_min_fix", 2, 1, 5),
     ("gnss_min_satellites", 5, 0, 63),
     ("gnss_max_hdop_d", 40, 5, 1000),           # 0.1 units
-    # Geofence (issue 4 reads these; the signed configuration already carries them).
+    # Geofence (core/zonestate.py; the signed configuration carries them).
     ("lockout_ckph", 1609, 0, 4000),            # limit inside a freeway-lockout zone
     ("zone_hysteresis_m", 15, 0, 200),          # a looser zone applies this far past its edge
     ("zone_dwell_ms", 2500, 0, 30000),          # ... and after this long inside it
+    ("zone_fallback_ckph", 4023, 100, 13000),   # without GNSS past the hold (25 mph)
+    ("zone_hold_ms", 10000, 0, 120000),         # keep the zone state this long without a fix ...
+    ("zone_hold_m", 200, 0, 5000),              # ... and this far (wheel odometry)
+    ("zone_jump_margin_m", 30, 5, 500),         # GNSS error allowed on top of wheel travel
+    ("zone_reanchor_ms", 10000, 1000, 120000),  # rejected fixes agreeing this long re-anchor
+    ("zone_heading_min_ckph", 500, 0, 3000),    # below this GNSS heading counts as unknown
 )
 
 

@@ -21,6 +21,17 @@ FAULT_CLEARED = const(11)
 CONFIG_DEFAULTS = const(12)    # value: reason (config.REJECT_*)
 SPEED_SOURCE_GNSS = const(13)
 NO_SPEED_SOURCE = const(14)
+# Geofence (core/zonestate.py).
+ZONE_TIGHTENED = const(15)     # value: zone id * 65536 + limit (ckph, 0 none)
+ZONE_RELAXED = const(16)       # value: zone id * 65536 + limit (ckph, 0 none)
+LOCKOUT_ENGAGED = const(17)    # value: zone id
+LOCKOUT_CLEARED = const(18)    # value: zone id of the lockout left
+GNSS_JUMP = const(19)          # value: size of the rejected jump (m, the larger axis)
+GNSS_HOLD = const(20)          # value: zone id held
+GNSS_FALLBACK = const(21)      # value: reason (zonestate.FALLBACK_*)
+GNSS_REGAINED = const(22)      # value: ms without a usable fix
+GNSS_REANCHORED = const(23)    # value: distance from the old position (m, the larger axis)
+ZONES_REFUSED = const(24)      # value: reason (geofence.ERR_*)
 
 NAMES = {
     BOOT: "boot",
@@ -37,6 +48,16 @@ NAMES = {
     CONFIG_DEFAULTS: "config_defaults",
     SPEED_SOURCE_GNSS: "speed_source_gnss",
     NO_SPEED_SOURCE: "no_speed_source",
+    ZONE_TIGHTENED: "zone_tightened",
+    ZONE_RELAXED: "zone_relaxed",
+    LOCKOUT_ENGAGED: "lockout_engaged",
+    LOCKOUT_CLEARED: "lockout_cleared",
+    GNSS_JUMP: "gnss_jump",
+    GNSS_HOLD: "gnss_hold",
+    GNSS_FALLBACK: "gnss_fallback",
+    GNSS_REGAINED: "gnss_regained",
+    GNSS_REANCHORED: "gnss_reanchored",
+    ZONES_REFUSED: "zones_refused",
 }
 
 
