@@ -1,4 +1,5 @@
-"""Firmware tables read on the host: parameters (core/config.py) and event names.
+"""Firmware tables read on the host: parameters (core/config.py), event names, and any module
+whose values the AST reader (keigov.fwsource) cannot evaluate, imported with a `micropython` stand-in.
 
 Bounds live in one place, the firmware; the host validates configurations against the
 very table the device will check them with.
@@ -39,9 +40,10 @@ def load_firmware_module(relative: str) -> types.ModuleType:
 
 @lru_cache(maxsize=1)
 def params() -> dict[str, tuple[int, int, int]]:
-    """name -> (default, minimum, maximum), in firmware units."""
-    module = load_firmware_module("core/config.py")
-    return {name: (default, lo, hi) for name, default, lo, hi in module.PARAMS}
+    """name -> (default, minimum, maximum), in firmware units (one reader: keigov.config.params)."""
+    from keigov.config.params import firmware_params
+
+    return {p.name: (p.default, p.minimum, p.maximum) for p in firmware_params().values()}
 
 
 @lru_cache(maxsize=1)
