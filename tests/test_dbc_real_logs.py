@@ -1,10 +1,10 @@
 """Real recordings: the CSS Electronics DBCs compile, and frames of their .MF4 logs decode
 exactly as cantools decodes them (a few thousand frames of each, to stay fast).
 
-The J1939 truck's log carries source address 0x00 where the DBC says 0xFE (and CCVS1 with
-priority 3 where it says 6): compiled with
-PGN matching the frames decode, and cantools agrees when it looks messages up with the
-same mask (priority and source address ignored).
+The J1939 truck's log carries source address 0x00 where the DBC says 0xFE (and CCVS1
+with priority 3 where it says 6): compiled with PGN matching the frames decode, and
+cantools agrees when it looks messages up with the same mask (priority and source
+address ignored).
 """
 
 from __future__ import annotations
