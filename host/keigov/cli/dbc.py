@@ -76,7 +76,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    loaded = load_dbcs(args.dbc)
+    loaded = load_dbcs(args.dbc, leave_out_unparsed=True)
     problems = unsupported(loaded)
     for p in problems:
         print(f"{p.where}: unsupported: {p.what}")

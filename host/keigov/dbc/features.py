@@ -3,8 +3,8 @@
 The physical tables cover everything cantools decodes from a DBC (standard and extended
 ids, CAN FD up to 64 bytes, either byte order at any bit, signed, any scale and offset,
 IEEE float and double, simple and extended multiplexing, choices, any width). What is
-left is listed here, together with DBC sections cantools reads past without applying
-them (signal types), whose meaning would be lost.
+left is listed here, together with the DBC statements cantools cannot parse (signal
+types, categories: keigov.dbc.load.UNPARSED_KEYWORDS).
 """
 
 from __future__ import annotations
@@ -16,13 +16,6 @@ from cantools.database.can import Message, Signal
 from keigov.dbc.load import LoadedDbc
 
 MAX_PAYLOAD = 64
-
-# Keywords whose content changes what a signal means but which cantools does not apply.
-UNAPPLIED_KEYWORDS = {
-    "SGTYPE_": "signal type definitions (SGTYPE_) are not applied by cantools or this compiler",
-    "SIG_TYPE_REF_": "signal type references (SIG_TYPE_REF_) are not applied by cantools or this compiler",
-    "SIGTYPE_VALTYPE_": "signal type value types (SIGTYPE_VALTYPE_) are not applied",
-}
 
 
 @dataclass(frozen=True)
@@ -65,8 +58,6 @@ def unsupported(loaded: LoadedDbc) -> list[Problem]:
             what = unsupported_signal(msg, sig)
             if what:
                 problems.append(Problem(loaded.where(msg.name, sig.name), f"signal {msg.name}.{sig.name}: {what}"))
-    for lines in loaded.files:
-        for keyword, what in UNAPPLIED_KEYWORDS.items():
-            for number in lines.keywords.get(keyword, []):
-                problems.append(Problem(f"{lines.path}:{number}", what))
+    problems += [Problem(where, f"{what}: cantools and this compiler cannot read them")
+                 for where, what in loaded.unparsed]
     return problems

@@ -18,6 +18,20 @@ from cantools.database.can import Database
 from keigov.errors import InputError
 
 _MESSAGE = re.compile(r"^BO_\s+(\d+)\s+(\w+)\s*:")
+
+# DBC statements cantools' grammar does not accept: named as unsupported, with their line.
+UNPARSED_KEYWORDS = {
+    "SGTYPE_": "signal type definitions (SGTYPE_)",
+    "SGTYPE_VAL_": "signal type value descriptions (SGTYPE_VAL_)",
+    "SIG_TYPE_REF_": "signal type references (SIG_TYPE_REF_)",
+    "SIGTYPE_VALTYPE_": "signal type value types (SIGTYPE_VALTYPE_)",
+    "BA_DEF_SGTYPE_": "signal type attribute definitions (BA_DEF_SGTYPE_)",
+    "BA_SGTYPE_": "signal type attributes (BA_SGTYPE_)",
+    "CAT_DEF_": "categories (CAT_DEF_)",
+    "CAT_": "categories (CAT_)",
+    "FILTER": "filters (FILTER)",
+    "EV_DATA_": "environment variable data (EV_DATA_)",
+}
 _SIGNAL = re.compile(r"^\s+SG_\s+(\w+)")
 
 
@@ -66,6 +80,7 @@ class DbcLines:
 class LoadedDbc:
     db: Database
     files: list[DbcLines]
+    unparsed: list[tuple[str, str]] = field(default_factory=list)   # (file:line, what) left out
 
     def where(self, message: str | None = None, signal: str | None = None) -> str:
         for lines in self.files:
@@ -88,19 +103,46 @@ def _error_where(lines: DbcLines, exc: Exception) -> str:
     return lines.where(message.group(1) if message else None, signal.group(1) if signal else None)
 
 
-def load_dbcs(paths: list[Path]) -> LoadedDbc:
-    """One cantools database from every file; malformed input raises InputError(file:line)."""
+def _without_unparsed(text: str, lines: DbcLines) -> tuple[str, list[tuple[str, str]]]:
+    """The text with each statement cantools cannot parse blanked (line numbers kept)."""
+    rows = text.splitlines()
+    found = []
+    for keyword, what in UNPARSED_KEYWORDS.items():
+        for number in lines.keywords.get(keyword, []):
+            found.append((number, f"{lines.path}:{number}", what))
+            k = number - 1
+            while k < len(rows):
+                end = ";" in rows[k]
+                rows[k] = ""
+                k += 1
+                if end:
+                    break
+    return "\n".join(rows), [(where, what) for _n, where, what in sorted(found)]
+
+
+def load_dbcs(paths: list[Path], *, leave_out_unparsed: bool = False) -> LoadedDbc:
+    """One cantools database from every file; malformed input raises InputError(file:line).
+
+    A statement cantools cannot parse (signal types, categories, ...) raises InputError
+    naming it, or with `leave_out_unparsed` is blanked and listed in `unparsed` (check).
+    """
     db = Database(strict=True)
     files = []
+    unparsed: list[tuple[str, str]] = []
     for path in paths:
         try:
             text = path.read_text(encoding="cp1252")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(getattr(exc, "strerror", None) or str(exc), where=str(path)) from exc
         lines = DbcLines.scan(path, text)
+        text, left_out = _without_unparsed(text, lines)
+        if left_out and not leave_out_unparsed:
+            where, what = left_out[0]
+            raise InputError(f"unsupported: {what}: cantools and this compiler cannot read them", where=where)
+        unparsed += left_out
         try:
             db.add_dbc_string(text)
         except (textparser.ParseError, cantools.database.Error, ValueError, KeyError, IndexError) as exc:
             raise InputError(f"malformed DBC: {exc}", where=_error_where(lines, exc)) from exc
         files.append(lines)
-    return LoadedDbc(db, files)
+    return LoadedDbc(db, files, unparsed)

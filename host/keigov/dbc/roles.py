@@ -59,7 +59,7 @@ OUTPUTS = {
         Role("torque_limit", (0,), "permille", (0, 1000)),
         Role("speed_limit", (1,), "ckph", (0, CAP_MAX_CKPH)),
         Role("state", (2,), "count", (0, 4)),
-        Role("zone", (3,), "count", (0, 255)),
+        Role("zone", (3,), "count", (0, 250)),       # a J1939 byte carries 0..250
         Role("vehicle_speed", (4,), "ckph", (0, CAP_MAX_CKPH)),
         Role("odometer", (5,), "dam", (0, 1_000_000)),
         Role("event_count", (6,), "count", (0, 255)),

@@ -125,6 +125,7 @@ class _Builder:
         self.problems: list[Problem] = []
         self.schemes: dict[str, checksums.Scheme] = dict(checksums.BUILTIN)
         self.used_schemes: list[checksums.Scheme] = []
+        self.broken_schemes: set[str] = set()    # reported once, where they are defined
 
     def problem(self, where: str, what: str) -> None:
         self.problems.append(Problem(where, what))
@@ -144,6 +145,7 @@ class _Builder:
                 self.schemes[name] = checksums.custom_scheme(name, spec)
             except ValueError as exc:
                 self.problem(where, f"checksum scheme {name}: {exc}")
+                self.broken_schemes.add(name)
 
     def resolve(self, b: Binding, section: str) -> tuple[Message, Signal] | None:
         """The DBC message and signal of a binding, or None after recording why not."""
@@ -331,6 +333,8 @@ class _Builder:
             self.problem(self.smap.message_where(msg.name, "checksum"), "a checksum needs its checksum_kind")
             return
         scheme = self.schemes.get(name)
+        if name in self.broken_schemes:
+            return
         if scheme is None:
             self.problem(where, f"unknown checksum_kind {name!r}; known: {', '.join(self.schemes)}")
             return
