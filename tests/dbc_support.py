@@ -28,13 +28,14 @@ def compiled(dbc: Path, *, any_source: bool = False):
 
 
 def same_value(a: object, b: object) -> bool:
-    """Equal ints, or floats equal within 1e-9 relative (NaN equals NaN)."""
-    if isinstance(a, float) or isinstance(b, float):
-        a, b = float(a), float(b)
+    """Same type, and equal ints or floats equal within 1e-9 relative (NaN equals NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
         return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
-    return a == b and type(a) is type(b)
+    return a == b
 
 
 def same_values(expected: dict | None, got: dict | None) -> bool:

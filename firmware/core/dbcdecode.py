@@ -21,7 +21,7 @@ ValueError naming the signal for a missing, unknown or out-of-range value.
 import struct
 import sys
 
-from core.idmatch import EXTENDED, FrameIndex
+from core.idmatch import EXTENDED, MATCH_PGN, FrameIndex
 
 ERR_NONE = 0
 ERR_UNKNOWN_ID = 1
@@ -37,10 +37,11 @@ CONV_LINEAR = 16          # other scale or offset: raw * scale + offset
 MULTIPLEXER = 32
 
 _FLOAT32_MAX = 3.4028234663852886e38
-# On CPython a plain message is decoded by one straight-line function built from its
-# records the first time its id is seen (3x faster); MicroPython keeps the table loop,
-# which needs no RAM for code. Both paths are tested against cantools and each other.
+# On CPython each message is decoded by one straight-line function built from its rows
+# the first time its id is seen (core/dbcspecialize.py, 3x faster); MicroPython keeps the
+# table loop, which needs no RAM for code. Both are tested against cantools and each other.
 SPECIALIZE = sys.implementation.name != "micropython"
+_LOOKUP_BUDGET = 1 << 18         # entries of precomputed value tuples per database (~8 MB)
 
 
 def _within(v, pairs):
@@ -49,43 +50,6 @@ def _within(v, pairs):
         if pairs[k] <= v <= pairs[k + 1]:
             return True
     return False
-
-
-def _specialize(length, le_recs, be_recs, floats):
-    """A function(data) -> dict, or None for a frame of another length, for a plain message.
-
-    The expressions are those of Database._decode with the record's numbers in place; scale
-    and offset are passed as objects, never printed, so they are the very same numbers.
-    """
-    ns = {"_from": int.from_bytes, "_unpack": struct.unpack}
-    items = []
-    recs = [("w",) + r for r in le_recs] + [("b",) + r for r in be_recs]
-    for k, (word, name, shift, mask, sign, scale, offset) in enumerate(recs):
-        e = "((%s >> %d) & %d)" % (word, shift, mask)
-        if sign:
-            e = "((%s ^ %d) - %d)" % (e, sign, sign)
-        if not (type(scale) is int and scale == 1):
-            ns["_s%d" % k] = scale
-            e = "%s * _s%d" % (e, k)
-        # An int offset 0 changes nothing but -0.0 (0 * a negative float scale) into 0.0.
-        if type(offset) is not int or offset != 0 or (type(scale) is float and scale < 0):
-            ns["_o%d" % k] = offset
-            e = "%s + _o%d" % (e, k)
-        items.append("%r: %s" % (name, e))
-    for k, (name, is_be, shift, n, conv, scale, offset) in enumerate(floats):
-        e = "_unpack(%r, ((%s >> %d) & %d).to_bytes(%d, 'big'))[0]" % (
-            ">f" if n == 32 else ">d", "b" if is_be else "w", shift, (1 << n) - 1, n >> 3)
-        if conv:
-            ns["_fs%d" % k], ns["_fo%d" % k] = scale, offset
-            e = "%s * _fs%d + _fo%d" % (e, k, k)
-        items.append("%r: %s" % (name, e))
-    src = ["def f(data):", "    if len(data) != %d:" % length, "        return None",
-           "    w = _from(data, 'little')"]
-    if be_recs or floats:
-        src.append("    b = _from(data, 'big')")
-    src.append("    return {%s}" % ", ".join(items))
-    exec("\n".join(src), ns)
-    return ns["f"]
 
 
 def _shift(flags, start, n, length):
@@ -101,10 +65,12 @@ class Database:
         self.t = t
         self.error = ERR_NONE
         self._index = FrameIndex(t["DB_MSG_ID"], t["DB_MSG_MATCH"])
+        self._pgn = MATCH_PGN in t["DB_MSG_MATCH"]
         self._messages = []
         self._by_id = {}        # exact ids in both forms (with and without bit 29) -> record
         self._fast = {}         # frame id -> specialized decoder (CPython)
         self.specialize = SPECIALIZE
+        self._budget = _LOOKUP_BUDGET
         ids = t["DB_MSG_ID"]
         for i in range(len(ids)):
             m = self._message(i)
@@ -159,7 +125,8 @@ class Database:
     def _decode(self, frame_id, data):
         m = self._by_id.get(frame_id)
         if m is None:
-            i = self.find(frame_id)
+            # Exact ids are all in _by_id; only J1939 messages can still match (by PGN).
+            i = self.find(frame_id) if self._pgn else -1
             if i < 0:
                 self.error = ERR_UNKNOWN_ID
                 return None
@@ -171,8 +138,11 @@ class Database:
                 self.error = ERR_LENGTH
                 return None
             data = data[:length]
-        if self.specialize and not muxed and n == length:
-            self._fast[frame_id] = _specialize(length, le_recs, be_recs, floats)
+        if self.specialize and n == length:
+            from core.dbcspecialize import specialize
+
+            self._fast[frame_id], used = specialize(self.t, first, end, length, self._budget)
+            self._budget -= used
         out = {}
         w = int.from_bytes(data, "little")
         for name, shift, mask, sign, scale, offset in le_recs:
