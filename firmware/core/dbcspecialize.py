@@ -13,7 +13,7 @@ import struct
 
 from core.dbcdecode import BIG_ENDIAN, CONV_INT, CONV_LINEAR, FLOAT, MULTIPLEXER, SIGNED, _shift
 
-_LOOKUP_MAX = 1 << 12            # signals up to 12 bits may become lookups
+_LOOKUP_BITS = 12               # signals up to 12 bits wide may become lookups
 
 
 def _condition(var, pairs):
@@ -32,7 +32,7 @@ class _Builder:
         self.budget = budget
         self.used = 0
         self.ns = {"_from": int.from_bytes, "_unpack_from": struct.unpack_from, "_unpack": struct.unpack}
-        self.big = False
+
 
     def expr(self, s):
         """Source of signal row s's physical value, from w (Intel) or b (Motorola)."""
@@ -40,12 +40,14 @@ class _Builder:
         f, n, scale, offset = t["DB_SIG_FLAGS"][s], t["DB_SIG_LEN"][s], t["DB_SIG_SCALE"][s], t["DB_SIG_OFFSET"][s]
         shift = _shift(f, t["DB_SIG_START"][s], n, self.length)
         word = "b" if f & BIG_ENDIAN else "w"
-        self.big = self.big or word == "b"
-        bits = "((%s >> %d) & %d)" % (word, shift, (1 << n) - 1)
+        lsb = shift if word == "w" else 8 * self.length - shift - n     # first bit, from byte 0
+        if n == 8 and lsb % 8 == 0:
+            bits = "data[%d]" % (lsb // 8)        # a whole byte: no big-int arithmetic
+        else:
+            bits = "((%s >> %d) & %d)" % (word, shift, (1 << n) - 1)
         k = len(ns)
         if f & FLOAT:
             fmt = ("<" if word == "w" else ">") + ("f" if n == 32 else "d")
-            lsb = shift if word == "w" else 8 * self.length - shift - n
             if lsb % 8 == 0:
                 e = "_unpack_from(%r, data, %d)[0]" % (fmt, lsb // 8)
             else:
@@ -56,7 +58,7 @@ class _Builder:
             return e
         sign = (1 << (n - 1)) if f & SIGNED else 0
         identity = not f & (CONV_INT | CONV_LINEAR)
-        if (sign or not identity) and n <= 12 and self.used + (1 << n) <= self.budget:
+        if (sign or not identity) and n <= _LOOKUP_BITS and self.used + (1 << n) <= self.budget:
             ns["_t%d" % k] = tuple(((r ^ sign) - sign) * scale + offset for r in range(1 << n))
             self.used += 1 << n
             return "_t%d[%s]" % (k, bits)
@@ -109,10 +111,11 @@ def specialize(t, first, end, length, budget):
     """(function(data) -> dict or None, lookup entries used) for signal rows first..end."""
     b = _Builder(t, length, budget)
     body = b.body(first, end)
-    src = ["def f(data):", "    if len(data) != %d:" % length, "        return None",
-           "    w = _from(data, 'little')"]
-    if b.big:
-        src.append("    b = _from(data, 'big')")
+    src = ["def f(data):", "    if len(data) != %d:" % length, "        return None"]
+    code = "\n".join(body)
+    for word, order in (("w", "little"), ("b", "big")):     # only the integers the body reads
+        if "(%s >> " % word in code:
+            src.append("    %s = _from(data, %r)" % (word, order))
     src += body + ["    return o"]
     exec("\n".join(src), b.ns)
     return b.ns["f"], b.used
