@@ -29,12 +29,12 @@ def test_compile_messages_and_all(tmp_path):
     out = tmp_path / "ev.py"
     assert main(["dbc", "compile", str(dbc), "--messages", "MCU_DIAG,MCU_STATUS", "-o", str(out)]) == 0
     mod = load_path(out)
-    assert mod.DB_MSG_NAME == ("MCU_DIAG", "MCU_STATUS")
+    assert mod._DB_MSG_NAME == ("MCU_DIAG", "MCU_STATUS")
     assert mod.decode(0x7A0, bytes([1, 60, 70, 80, 0, 0, 0, 0])) == \
         {"DIAG_PAGE": 1, "INVERTER_TEMP": 20, "MOTOR_TEMP": 30, "COOLANT_TEMP": 40}
     assert "RX_ID" not in out.read_text()
     assert main(["dbc", "compile", str(dbc), str(DBC_DIR / "keigov.dbc"), "--all", "-o", str(out)]) == 0
-    assert len(load_path(out).DB_MSG_ID) == 7 + 8
+    assert len(load_path(out)._DB_MSG_ID) == 7 + 8
 
 
 def test_compile_unknown_message_and_missing_file(tmp_path, capsys):

@@ -48,7 +48,7 @@ class Governor:
         torque = s.step(now)
         out = self.tx.values
         out[roles.OUT_TORQUE_LIMIT] = torque
-        out[roles.OUT_SPEED_LIMIT] = s.limit
+        out[roles.OUT_SPEED_LIMIT] = s.ref  # the ramped limit: an MCU enforcing it never brakes hard
         out[roles.OUT_STATE] = s.state
         out[roles.OUT_ZONE] = s.zone_id
         out[roles.OUT_VEHICLE_SPEED] = s.speed

@@ -46,9 +46,10 @@ def set_le(buf, start, length, v):
         take = 8 - off
         if take > length:
             take = length
-        mask = ((1 << take) - 1) << off
+        ones = (1 << take) - 1
         i = bit >> 3
-        buf[i] = (buf[i] & ~mask) | ((v << off) & mask)
+        # Mask before shifting (here and in set_be): v << 7 of a 29-bit v is a big int.
+        buf[i] = (buf[i] & ~(ones << off)) | ((v & ones) << off)
         v >>= take
         bit += take
         length -= take
@@ -63,8 +64,8 @@ def set_be(buf, start, length, v):
             take = length
         length -= take
         shift = off + 1 - take
-        mask = ((1 << take) - 1) << shift
-        buf[pos] = (buf[pos] & ~mask) | (((v >> length) << shift) & mask)
+        ones = (1 << take) - 1
+        buf[pos] = (buf[pos] & ~(ones << shift)) | (((v >> length) & ones) << shift)
         pos += 1
         off = 7
 

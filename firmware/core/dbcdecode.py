@@ -1,7 +1,7 @@
 """Physical values of compiled DBC messages: decode() and encode() as cantools does them.
 
 A generated table module (`keigov dbc compile`) holds one row per message and one per
-signal (the DB_* tuples). `Database(tables)` turns them into one record per signal once;
+signal (the private _DB_* tuples). `Database(tables)` turns them into one record per signal once;
 decoding a frame is then two integer conversions of the payload and a shift and a mask
 per signal: Intel signals are contiguous bits of the payload read as a little-endian
 integer, Motorola signals contiguous bits of it read as a big-endian integer. Values
@@ -28,7 +28,7 @@ ERR_UNKNOWN_ID = 1
 ERR_LENGTH = 2
 ERR_MULTIPLEXER = 3
 
-# DB_SIG_FLAGS bits.
+# _DB_SIG_FLAGS bits.
 BIG_ENDIAN = 1
 SIGNED = 2
 FLOAT = 4                 # IEEE float (32 bits) or double (64 bits)
@@ -64,14 +64,14 @@ class Database:
     def __init__(self, t):
         self.t = t
         self.error = ERR_NONE
-        self._index = FrameIndex(t["DB_MSG_ID"], t["DB_MSG_MATCH"])
-        self._pgn = MATCH_PGN in t["DB_MSG_MATCH"]
+        self._index = FrameIndex(t["_DB_MSG_ID"], t["_DB_MSG_MATCH"])
+        self._pgn = MATCH_PGN in t["_DB_MSG_MATCH"]
         self._messages = []
         self._by_id = {}        # exact ids in both forms (with and without bit 29) -> record
         self._fast = {}         # frame id -> specialized decoder (CPython)
         self.specialize = SPECIALIZE
         self._budget = _LOOKUP_BUDGET
-        ids = t["DB_MSG_ID"]
+        ids = t["_DB_MSG_ID"]
         for i in range(len(ids)):
             m = self._message(i)
             self._messages.append(m)
@@ -86,25 +86,25 @@ class Database:
         ((bits ^ sign) - sign) * scale + offset, which is the raw int itself for identity.
         """
         t = self.t
-        length = t["DB_MSG_LEN"][i]
-        first = t["DB_MSG_SIG_FIRST"][i]
-        end = t["DB_MSG_SIG_END"][i]
+        length = t["_DB_MSG_LEN"][i]
+        first = t["_DB_MSG_SIG_FIRST"][i]
+        end = t["_DB_MSG_SIG_END"][i]
         le, be, floats = [], [], []
         muxed = False
         for s in range(first, end):
-            f = t["DB_SIG_FLAGS"][s]
-            n = t["DB_SIG_LEN"][s]
-            start = t["DB_SIG_START"][s]
+            f = t["_DB_SIG_FLAGS"][s]
+            n = t["_DB_SIG_LEN"][s]
+            start = t["_DB_SIG_START"][s]
             shift = _shift(f, start, n, length)
-            name = t["DB_SIG_NAME"][s]
-            scale = t["DB_SIG_SCALE"][s]
-            offset = t["DB_SIG_OFFSET"][s]
+            name = t["_DB_SIG_NAME"][s]
+            scale = t["_DB_SIG_SCALE"][s]
+            offset = t["_DB_SIG_OFFSET"][s]
             if f & FLOAT:
                 floats.append((name, f & BIG_ENDIAN, shift, n, f & (CONV_INT | CONV_LINEAR), scale, offset))
             else:
                 rec = (name, shift, (1 << n) - 1, (1 << (n - 1)) if f & SIGNED else 0, scale, offset)
                 (be if f & BIG_ENDIAN else le).append(rec)
-            muxed = muxed or t["DB_SIG_MUX"][s] >= 0 or t["DB_SIG_SELECTS"][s] >= 0
+            muxed = muxed or t["_DB_SIG_MUX"][s] >= 0 or t["_DB_SIG_SELECTS"][s] >= 0
         return length, tuple(le), tuple(be), tuple(floats), muxed, first, end
 
     def find(self, frame_id):
@@ -160,7 +160,7 @@ class Database:
             if bad is not None:
                 self.error = ERR_MULTIPLEXER
                 return None
-            names = self.t["DB_SIG_NAME"]
+            names = self.t["_DB_SIG_NAME"]
             out = {names[s]: out[names[s]] for s in selected}
         self.error = ERR_NONE
         return out
@@ -172,23 +172,23 @@ class Database:
         `name` selects nothing. A missing value raises KeyError (encode reports it).
         """
         t = self.t
-        names = t["DB_SIG_NAME"]
-        sets = t["DB_SETS"]
+        names = t["_DB_SIG_NAME"]
+        sets = t["_DB_SETS"]
         selector = {}
         selected = []
         for s in range(first, end):
-            p = t["DB_SIG_MUX"][s]
+            p = t["_DB_SIG_MUX"][s]
             if p >= 0:
                 v = selector.get(first + p)
-                w = t["DB_SIG_WHEN"][s]
+                w = t["_DB_SIG_WHEN"][s]
                 if v is None or w < 0 or not _within(v, sets[w]):
                     continue
             name = names[s]
             value = values[name]
             selected.append(s)
-            if t["DB_SIG_FLAGS"][s] & MULTIPLEXER:
+            if t["_DB_SIG_FLAGS"][s] & MULTIPLEXER:
                 v = int(value)
-                w = t["DB_SIG_SELECTS"][s]
+                w = t["_DB_SIG_SELECTS"][s]
                 if w >= 0 and not _within(v, sets[w]):
                     return selected, name
                 selector[s] = v
@@ -201,7 +201,7 @@ class Database:
             raise ValueError("frame id 0x%X is not in the table" % frame_id)
         t = self.t
         length, first, end = self._messages[i][0], self._messages[i][5], self._messages[i][6]
-        msg = t["DB_MSG_NAME"][i]
+        msg = t["_DB_MSG_NAME"][i]
         try:
             selected, bad = self._selected(first, end, values)
         except KeyError as e:
@@ -209,16 +209,16 @@ class Database:
         if bad is not None:
             raise ValueError("%s: multiplexer %s = %s selects no signal" % (msg, bad, values[bad]))
         if len(selected) != len(values):
-            used = [t["DB_SIG_NAME"][s] for s in selected]
+            used = [t["_DB_SIG_NAME"][s] for s in selected]
             extra = [k for k in values if k not in used]
             raise ValueError("%s: signals %s are not encoded in this frame" % (msg, ", ".join(extra)))
         le = 0
         be = 0
         for s in selected:
-            raw = self._raw(s, values[t["DB_SIG_NAME"][s]], msg)
-            n = t["DB_SIG_LEN"][s]
-            start = t["DB_SIG_START"][s]
-            f = t["DB_SIG_FLAGS"][s]
+            raw = self._raw(s, values[t["_DB_SIG_NAME"][s]], msg)
+            n = t["_DB_SIG_LEN"][s]
+            start = t["_DB_SIG_START"][s]
+            f = t["_DB_SIG_FLAGS"][s]
             raw = (raw & ((1 << n) - 1)) << _shift(f, start, n, length)
             if f & BIG_ENDIAN:
                 be |= raw
@@ -229,11 +229,11 @@ class Database:
     def _raw(self, s, value, msg):
         """Raw bits of one physical value, rounded as cantools rounds; range-checked."""
         t = self.t
-        name = t["DB_SIG_NAME"][s]
-        f = t["DB_SIG_FLAGS"][s]
-        n = t["DB_SIG_LEN"][s]
-        scale = t["DB_SIG_SCALE"][s]
-        offset = t["DB_SIG_OFFSET"][s]
+        name = t["_DB_SIG_NAME"][s]
+        f = t["_DB_SIG_FLAGS"][s]
+        n = t["_DB_SIG_LEN"][s]
+        scale = t["_DB_SIG_SCALE"][s]
+        offset = t["_DB_SIG_OFFSET"][s]
         if not isinstance(value, (int, float)):
             raise ValueError("%s.%s: %r is not a number (choice names are not encoded)" % (msg, name, value))
         if f & CONV_INT:
@@ -246,11 +246,11 @@ class Database:
                 raw = round(raw)
         else:
             raw = value if f & FLOAT else round(value)
-        c = t["DB_SIG_CHOICES"][s]
-        if c < 0 or f & FLOAT or not _within(raw, t["DB_SETS"][c]):
+        c = t["_DB_SIG_CHOICES"][s]
+        if c < 0 or f & FLOAT or not _within(raw, t["_DB_SETS"][c]):
             tol = abs(scale) * 1e-6
-            lo = t["DB_SIG_MIN"][s]
-            hi = t["DB_SIG_MAX"][s]
+            lo = t["_DB_SIG_MIN"][s]
+            hi = t["_DB_SIG_MAX"][s]
             if (lo is not None and value < lo - tol) or (hi is not None and value > hi + tol):
                 raise ValueError("%s.%s: %r is outside [%s, %s]" % (msg, name, value, lo, hi))
         if f & FLOAT:

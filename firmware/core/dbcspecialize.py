@@ -37,8 +37,8 @@ class _Builder:
     def expr(self, s):
         """Source of signal row s's physical value, from w (Intel) or b (Motorola)."""
         t, ns = self.t, self.ns
-        f, n, scale, offset = t["DB_SIG_FLAGS"][s], t["DB_SIG_LEN"][s], t["DB_SIG_SCALE"][s], t["DB_SIG_OFFSET"][s]
-        shift = _shift(f, t["DB_SIG_START"][s], n, self.length)
+        f, n, scale, offset = t["_DB_SIG_FLAGS"][s], t["_DB_SIG_LEN"][s], t["_DB_SIG_SCALE"][s], t["_DB_SIG_OFFSET"][s]
+        shift = _shift(f, t["_DB_SIG_START"][s], n, self.length)
         word = "b" if f & BIG_ENDIAN else "w"
         lsb = shift if word == "w" else 8 * self.length - shift - n     # first bit, from byte 0
         if n == 8 and lsb % 8 == 0:
@@ -79,29 +79,29 @@ class _Builder:
         children = {}
         roots = []
         for s in range(first, end):
-            p = t["DB_SIG_MUX"][s]
+            p = t["_DB_SIG_MUX"][s]
             (children.setdefault(first + p, []) if p >= 0 else roots).append(s)
-        plain = [s for s in roots if not t["DB_SIG_FLAGS"][s] & MULTIPLEXER]
-        lines = ["    o = {%s}" % ", ".join("%r: %s" % (t["DB_SIG_NAME"][s], self.expr(s)) for s in plain)]
+        plain = [s for s in roots if not t["_DB_SIG_FLAGS"][s] & MULTIPLEXER]
+        lines = ["    o = {%s}" % ", ".join("%r: %s" % (t["_DB_SIG_NAME"][s], self.expr(s)) for s in plain)]
         for s in roots:
-            if t["DB_SIG_FLAGS"][s] & MULTIPLEXER:
+            if t["_DB_SIG_FLAGS"][s] & MULTIPLEXER:
                 lines += self.selected(s, children, "    ")
         return lines
 
     def selected(self, s, children, indent):
         """Statements for a selected signal: its value and, for a multiplexer, its choices."""
         t = self.t
-        name = t["DB_SIG_NAME"][s]
+        name = t["_DB_SIG_NAME"][s]
         lines = ["%so[%r] = %s" % (indent, name, self.expr(s))]
-        if not t["DB_SIG_FLAGS"][s] & MULTIPLEXER:
+        if not t["_DB_SIG_FLAGS"][s] & MULTIPLEXER:
             return lines
         var = "x%d" % s
         lines.append("%s%s = int(o[%r])" % (indent, var, name))
-        w = t["DB_SIG_SELECTS"][s]
+        w = t["_DB_SIG_SELECTS"][s]
         if w >= 0:
-            lines += ["%sif not (%s):" % (indent, _condition(var, t["DB_SETS"][w])), indent + "    return None"]
+            lines += ["%sif not (%s):" % (indent, _condition(var, t["_DB_SETS"][w])), indent + "    return None"]
         for c in children.get(s, []):
-            cond = _condition(var, t["DB_SETS"][t["DB_SIG_WHEN"][c]]) if t["DB_SIG_WHEN"][c] >= 0 else "False"
+            cond = _condition(var, t["_DB_SETS"][t["_DB_SIG_WHEN"][c]]) if t["_DB_SIG_WHEN"][c] >= 0 else "False"
             lines.append("%sif %s:" % (indent, cond))
             lines += self.selected(c, children, indent + "    ")
         return lines

@@ -68,6 +68,11 @@ class SpeedGovernor:
         self.command = cmd
         return cmd
 
+    def release(self):
+        """Hand control to the driver: from the next period the demand passes through."""
+        self.binding = False
+        self.integ = _FULL << _Q
+
     def ramp_to(self, value):
         """Move the command toward `value` at the ramp rates (used when no law applies)."""
         prev = self.command

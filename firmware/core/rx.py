@@ -40,6 +40,7 @@ class Receiver:
         self.good_run = bytearray(n)
         self.bad_run = bytearray(n)
         self.counter = bytearray(n)
+        self.unread = bytearray(n)          # frames refused before their counter was read
         self.refused = array("i", [0] * n)  # frames refused, per message
         self.ignored = 0                    # frames with ids the table does not know
         for i in range(n):
@@ -52,6 +53,18 @@ class Receiver:
         self._index = {}
         for i in range(n):
             self._index[table.RX_ID[i]] = i
+        # The table's columns as attributes: one lookup each instead of module + tuple.
+        self._first = table.RX_SIG_FIRST
+        self._end = table.RX_SIG_END
+        self._start = table.RX_SIG_START
+        self._len = table.RX_SIG_LEN
+        self._flags = table.RX_SIG_FLAGS
+        self._min = table.RX_SIG_MIN
+        self._max = table.RX_SIG_MAX
+        self._role = table.RX_SIG_ROLE
+        self._mul = table.RX_SIG_MUL
+        self._add = table.RX_SIG_ADD
+        self._div = table.RX_SIG_DIV
 
     def feed(self, frame_id, buf, length, now):
         """Check and decode one frame. Returns the message index, or -1 if unused/refused."""
@@ -63,14 +76,17 @@ class Receiver:
         if err:
             self._refuse(i, err, now)
             return -1
-        t = self.t
         values = self.values
         raw = self._raw
-        first = t.RX_SIG_FIRST[i]
-        for s in range(first, t.RX_SIG_END[i]):
-            role = t.RX_SIG_ROLE[s]
+        roles = self._role
+        mul = self._mul
+        add = self._add
+        div = self._div
+        first = self._first[i]
+        for s in range(first, self._end[i]):
+            role = roles[s]
             if role >= 0:
-                values[role] = (raw[s - first] * t.RX_SIG_MUL[s] + t.RX_SIG_ADD[s]) // t.RX_SIG_DIV[s]
+                values[role] = (raw[s - first] * mul[s] + add[s]) // div[s]
         self.last_ok[i] = now
         self.fresh[i] = 1
         self.bad_run[i] = 0
@@ -88,11 +104,17 @@ class Receiver:
         t = self.t
         if length != t.RX_LEN[i]:
             return ERR_LENGTH
-        first = t.RX_SIG_FIRST[i]
+        first = self._first[i]
         raw = self._raw
-        for s in range(first, t.RX_SIG_END[i]):
-            v = codec.get(buf, t.RX_SIG_START[s], t.RX_SIG_LEN[s], t.RX_SIG_FLAGS[s])
-            if v < t.RX_SIG_MIN[s] or v > t.RX_SIG_MAX[s]:
+        start = self._start
+        width = self._len
+        flags = self._flags
+        lo = self._min
+        hi = self._max
+        get = codec.get
+        for s in range(first, self._end[i]):
+            v = get(buf, start[s], width[s], flags[s])
+            if v < lo[s] or v > hi[s]:
                 return ERR_RANGE
             raw[s - first] = v
         cs = t.RX_CHECKSUM[i]
@@ -104,12 +126,19 @@ class Receiver:
             c = raw[cnt - first]
             last = self.counter[i]
             self.counter[i] = c
-            if last != _NO_COUNTER and c != (last + 1) & ((1 << t.RX_SIG_LEN[cnt]) - 1):
+            # Each frame refused before this check may have used one counter value, so
+            # one corrupt frame does not also cost the good frame after it.
+            skipped = self.unread[i]
+            self.unread[i] = 0
+            step = (c - last) & ((1 << t.RX_SIG_LEN[cnt]) - 1)
+            if last != _NO_COUNTER and (step == 0 or step > 1 + skipped):
                 return ERR_COUNTER
         return 0
 
     def _refuse(self, i, err, now):
         self.refused[i] += 1
+        if err != ERR_COUNTER and self.unread[i] < 255:
+            self.unread[i] += 1
         self.good_run[i] = 0
         b = self.bad_run[i]
         if b < 255:

@@ -56,8 +56,8 @@ class Supervisor:
         self._prev_speed = 0
         self._prev_speed_ms = 0
         self._have_prev = False
-        self.limit = cfg.cap_ckph  # active speed limit, ckph
-        self.ref = cfg.cap_ckph    # ramped limit the governor holds
+        self.limit = cfg.cap_ckph  # the limit in force once any ramp is done, ckph
+        self.ref = cfg.cap_ckph    # the limit now: ramps down to `limit` at fault_decel
         self.torque = 0            # command, permille
         self.zone_limit = 0        # 0: no zone limit (set by the geofence)
         self.zone_id = 0
@@ -196,6 +196,7 @@ class Supervisor:
         if state == INIT:
             if self.speed_source == 1 and self.driver_ok():
                 state = NORMAL
+                self.gov.release()  # nothing moved yet: the driver's demand applies as is
             elif diff(now, self.boot_ms) > cfg.init_timeout_ms:
                 state = FAULT
                 if self.m_wheels >= 0 and not self.rx.valid[self.m_wheels]:
@@ -255,7 +256,7 @@ class Supervisor:
         if state != self.state:
             self.log.record(events.STATE_CHANGE, now, state)
             self.state = state
-        self._overspeed(now, limit)
+        self._overspeed(now, ref)
         self._odometer()
         self.torque = torque
         return torque

@@ -47,24 +47,34 @@ class Transmitter:
         flags = values[OUT_FLAGS]
         cnt = t.TX_COUNTER[i]
         cs = t.TX_CHECKSUM[i]
+        roles = t.TX_SIG_ROLE
+        lo = t.TX_SIG_MIN
+        hi = t.TX_SIG_MAX
+        mul = t.TX_SIG_MUL
+        add = t.TX_SIG_ADD
+        div = t.TX_SIG_DIV
+        start = t.TX_SIG_START
+        width = t.TX_SIG_LEN
+        sflags = t.TX_SIG_FLAGS
+        put = codec.put
         for s in range(t.TX_SIG_FIRST[i], t.TX_SIG_END[i]):
             if s == cs:
                 continue
             if s == cnt:
                 raw = self.counter[i]
             else:
-                role = t.TX_SIG_ROLE[s]
+                role = roles[s]
                 if role >= FLAG_BASE:
                     raw = (flags >> (role - FLAG_BASE)) & 1
                 elif role >= 0:
-                    raw = (values[role] * t.TX_SIG_MUL[s] + t.TX_SIG_ADD[s]) // t.TX_SIG_DIV[s]
+                    raw = (values[role] * mul[s] + add[s]) // div[s]
                 else:
                     raw = 0
-                if raw < t.TX_SIG_MIN[s]:
-                    raw = t.TX_SIG_MIN[s]
-                elif raw > t.TX_SIG_MAX[s]:
-                    raw = t.TX_SIG_MAX[s]
-            codec.put(buf, t.TX_SIG_START[s], t.TX_SIG_LEN[s], t.TX_SIG_FLAGS[s], raw)
+                if raw < lo[s]:
+                    raw = lo[s]
+                elif raw > hi[s]:
+                    raw = hi[s]
+            put(buf, start[s], width[s], sflags[s], raw)
         if cnt >= 0:
             self.counter[i] = (self.counter[i] + 1) & ((1 << t.TX_SIG_LEN[cnt]) - 1)
         fid = t.TX_ID[i]

@@ -1,13 +1,15 @@
 """Host-side end-to-end protection of frames: rolling counters and checksums.
 
 The oracle for the firmware's checks: frames are encoded by cantools from the DBC and
-protected here with bit-by-bit reference implementations of every checksum algorithm
-in the registry (keigov.dbc.checksums), deliberately not the firmware's table method.
+protected here with reference implementations of every checksum algorithm in the
+registry (keigov.dbc.checksums): CRCs from per-byte tables computed with the bitwise
+definition, not the firmware's table construction.
 Which signals are the counter and checksum, and which scheme, comes from the signal map.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from cantools.database.can import Database, Message
@@ -17,13 +19,26 @@ from keigov.dbc.load import load_dbcs
 from keigov.dbc.smap import load_map
 
 
+def _crc8_bitwise(byte: int, poly: int) -> int:
+    """The polynomial applied bit by bit to one byte, most significant bit first: the definition."""
+    crc = byte
+    for _ in range(8):
+        crc = ((crc << 1) ^ poly) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+@functools.cache
+def _crc8_table(poly: int) -> bytes:
+    """Per-byte results of the bitwise definition (the rig packs thousands of frames a second)."""
+    return bytes(_crc8_bitwise(b, poly) for b in range(256))
+
+
 def crc8(data: bytes, poly: int, init: int) -> int:
-    """CRC-8, most significant bit first, bit by bit; no final xor."""
+    """CRC-8 over `data`, most significant bit first; no final xor."""
+    table = _crc8_table(poly)
     crc = init
     for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ poly) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+        crc = table[crc ^ byte]
     return crc
 
 
@@ -47,8 +62,13 @@ def checksum(scheme: Scheme, frame_id: int, data: bytes, skip: int) -> int:
 
 
 def crc8_j1850(frame_id: int, data: bytes, skip: int) -> int:
-    """CRC-8 SAE J1850 over the id's low byte then every data byte but `skip`."""
-    return checksum(BUILTIN["crc8_j1850_id"], frame_id, data, skip)
+    """CRC-8 SAE J1850 (init and final xor 0xFF) over the id's low byte then every data byte but `skip`."""
+    table = _crc8_table(0x1D)
+    crc = table[0xFF ^ (frame_id & 0xFF)]
+    for i, byte in enumerate(data):
+        if i != skip:
+            crc = table[crc ^ byte]
+    return crc ^ 0xFF
 
 
 class FramePacker:

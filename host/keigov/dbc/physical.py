@@ -1,6 +1,6 @@
 """Compile DBC messages into the physical-value tables read by firmware/core/dbcdecode.py.
 
-One row per message (DB_MSG_*) and one per signal (DB_SIG_*), plus DB_SETS: the value
+One row per message (_DB_MSG_*) and one per signal (_DB_SIG_*), plus _DB_SETS: the value
 ranges of multiplexing and choices as flattened (lo, hi) pairs, shared between signals.
 Scale, offset and the kind of conversion are taken from cantools' own conversion object,
 so the device computes `raw * scale + offset` with the very numbers cantools uses.
@@ -121,7 +121,7 @@ SIG_COLUMNS = ("NAME", "START", "LEN", "FLAGS", "SCALE", "OFFSET", "MIN", "MAX",
 
 def physical_tables(messages: Sequence[Message], pgn_match: set[str] = frozenset(),
                     ids: dict[str, int] | None = None) -> dict[str, tuple]:
-    """DB_* columns for these messages; those named in `pgn_match` match by J1939 PGN.
+    """_DB_* columns for these messages; those named in `pgn_match` match by J1939 PGN.
 
     `ids` overrides a message's firmware id (a map's J1939 source address).
     """
@@ -152,6 +152,6 @@ def physical_tables(messages: Sequence[Message], pgn_match: set[str] = frozenset
                     pt.set_index(selects),
                     pt.set_index(_out_of_range_choices(sig, scale, offset)))):
                 pt.add(f"SIG_{col}", value)
-    out = {f"DB_{k}": tuple(v) for k, v in pt.columns.items()}
-    out["DB_SETS"] = tuple(pt.sets)
+    out = {f"_DB_{k}": tuple(v) for k, v in pt.columns.items()}
+    out["_DB_SETS"] = tuple(pt.sets)
     return out

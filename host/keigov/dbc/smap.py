@@ -86,11 +86,24 @@ class SignalMap:
     text: str
     dbc: Path                                 # first DBC (most maps name one)
     dbcs: list[Path]
-    inputs: list[Binding]
-    outputs: list[Binding]
+    input_bindings: list[Binding]
+    output_bindings: list[Binding]
     messages: dict[str, dict]                 # [messages.NAME] tables as written
     checksums: dict[str, dict]                # [checksums.NAME] tables as written
     lines: TomlLines = field(repr=False, default=None)  # type: ignore[assignment]
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        """role -> "MESSAGE.SIGNAL" (the first map format's shape)."""
+        return {b.role: b.target for b in self.input_bindings}
+
+    @property
+    def outputs(self) -> dict[str, list[str]]:
+        """role -> ["MESSAGE.SIGNAL", ...] (the first map format's shape)."""
+        out: dict[str, list[str]] = {}
+        for b in self.output_bindings:
+            out.setdefault(b.role, []).append(b.target)
+        return out
 
     def where(self, section: str, key: str | None = None, needle: str | None = None) -> str:
         return _where(self.path, self.lines, section, key, needle)

@@ -381,8 +381,8 @@ def build_tables(smap: SignalMap, loaded: LoadedDbc) -> FastTables:
     """Fast-path tables for a map, with every problem found on the way."""
     b = _Builder(smap, loaded)
     b.custom_schemes()
-    rx = b.messages_for(smap.inputs, transmit=False)
-    tx = b.messages_for(smap.outputs, transmit=True)
+    rx = b.messages_for(smap.input_bindings, transmit=False)
+    tx = b.messages_for(smap.output_bindings, transmit=True)
     used = {e.name for e in rx + tx}
     for name in smap.messages:
         if name not in used:

@@ -1,0 +1,162 @@
+"""The firmware as a child process, spoken to in sim-board records over its stdio.
+
+Lock-step: `step(t_ms, frames)` hands the device every frame that reached it since the
+last period, runs exactly one control period and returns what it sent, the events it
+recorded and how long its step took. Both sides spin briefly before blocking, because a
+process wake-up costs tens of microseconds on a VM and a period's exchange only a few.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keigov.errors import KeigovError
+from keigov_hil.runtimes import Runtime
+
+_FRAME, _TICK, _QUIT, _EVENT, _DONE = 70, 84, 81, 69, 68
+_HDR = struct.Struct("<BBxxI")
+_SPIN_S = 0.0005
+
+
+@dataclass
+class DeviceEvent:
+    t_ms: int
+    code: int
+    value: int
+
+
+@dataclass
+class StepOutput:
+    frames: list[tuple[int, bytes]] = field(default_factory=list)
+    events: list[DeviceEvent] = field(default_factory=list)
+    step_us: int = 0
+
+
+class DeviceCrashed(KeigovError):
+    exit_code = 3
+
+
+class DeviceProcess:
+    def __init__(self, runtime: Runtime, storage: Path, *, realtime: bool = False) -> None:
+        self.runtime = runtime
+        self.storage = storage
+        self.realtime = realtime
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr = tempfile.TemporaryFile()
+        self._buf = bytearray()
+
+    def start(self) -> None:
+        cmd = self.runtime.command(self.storage, self.realtime)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            env=self.runtime.environment(), bufsize=0,
+        )
+        assert self.proc.stdout is not None
+        os.set_blocking(self.proc.stdout.fileno(), False)
+
+    def __enter__(self) -> "DeviceProcess":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, records: bytes) -> None:
+        assert self.proc and self.proc.stdin
+        try:
+            self.proc.stdin.write(records)
+        except BrokenPipeError:
+            self._crashed()
+
+    @staticmethod
+    def frame_record(frame_id: int, data: bytes, extended: bool = False) -> bytes:
+        return _HDR.pack(_FRAME, len(data), frame_id | (0x20000000 if extended else 0)) + bytes(data)
+
+    def step(self, t_ms: int, frames: list[tuple[int, bytes, bool]]) -> StepOutput:
+        records = b"".join(self.frame_record(i, d, e) for i, d, e in frames)
+        self.send(records + _HDR.pack(_TICK, 0, t_ms & 0x3FFFFFFF))
+        out = StepOutput()
+        while True:
+            kind, value, payload = self._read_record()
+            if kind == _FRAME:
+                out.frames.append((value, payload))
+            elif kind == _EVENT:
+                code, ev_value = struct.unpack("<Bi", payload)
+                out.events.append(DeviceEvent(value, code, ev_value))
+            elif kind == _DONE:
+                out.step_us = value
+                return out
+
+    def read_available(self) -> list[tuple[int, int, bytes]]:
+        """Records the device has written so far (realtime mode), without waiting."""
+        self._fill(block=False)
+        records = []
+        while len(self._buf) >= _HDR.size:
+            kind, n, value = _HDR.unpack_from(self._buf)
+            if len(self._buf) < _HDR.size + n:
+                break
+            records.append((kind, value, bytes(self._buf[_HDR.size:_HDR.size + n])))
+            del self._buf[:_HDR.size + n]
+        return records
+
+    def _read_record(self) -> tuple[int, int, bytes]:
+        while len(self._buf) < _HDR.size:
+            self._fill(block=True)
+        kind, n, value = _HDR.unpack_from(self._buf)
+        while len(self._buf) < _HDR.size + n:
+            self._fill(block=True)
+        payload = bytes(self._buf[_HDR.size:_HDR.size + n])
+        del self._buf[:_HDR.size + n]
+        return kind, value, payload
+
+    def _fill(self, *, block: bool) -> None:
+        assert self.proc and self.proc.stdout
+        fd = self.proc.stdout.fileno()
+        deadline = time.perf_counter() + _SPIN_S
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                chunk = None
+            if chunk:
+                self._buf += chunk
+                return
+            if chunk == b"":
+                self._crashed()
+            if not block:
+                return
+            if time.perf_counter() > deadline:
+                ready, _, _ = select.select([fd], [], [], 5.0)
+                if not ready and self.proc.poll() is not None:
+                    self._crashed()
+
+    def _crashed(self) -> None:
+        code = self.proc.wait(timeout=5) if self.proc else None
+        self._stderr.seek(0)
+        err = self._stderr.read().decode(errors="replace").strip().splitlines()
+        tail = "\n".join(err[-12:]) if err else "(no output)"
+        raise DeviceCrashed(f"the device ({self.runtime.name}) stopped with status {code}:\n{tail}")
+
+    def close(self) -> None:
+        if not self.proc:
+            return
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin
+                self.proc.stdin.write(_HDR.pack(_QUIT, 0, 0))
+                self.proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

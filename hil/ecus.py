@@ -1,0 +1,132 @@
+"""The simulated vehicle's nodes on the governor bus (dbc/keigov.dbc).
+
+VCU: wheel speeds and driver inputs at 50 Hz. GNSS: fix and velocity at the receiver's
+rate. MCU: takes the governor's command (checking its counter and CRC like a real
+controller) and applies min(pedal, torque limit). Frames are encoded by cantools from
+the DBC; scenario faults tamper with them on the way out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keigov import paths
+from keigov.e2e import FramePacker, crc8_j1850
+from keigov_hil.gnss import GnssFix, GnssReceiver
+from keigov_hil.scenario import FaultSpec
+from keigov_hil.vehicle import MotorController, Vehicle
+
+STATE_NAMES = {0: "INIT", 1: "NORMAL", 2: "LIMITING", 3: "FAULT", 4: "LOCKOUT"}
+STATUS_FLAGS = (
+    "OVERSPEED_WARNING", "SPEED_TIMEOUT", "SPEED_CHECK_FAILED", "SPEED_IMPLAUSIBLE",
+    "PEDAL_FAULT", "GNSS_INVALID", "SPEED_FROM_GNSS", "CONFIG_DEFAULTS",
+)
+
+Frame = tuple[int, bytes, bool]
+
+
+@dataclass
+class GovernorView:
+    """What the bus shows of the governor: the latest decoded command and status."""
+
+    torque_limit_pct: float = 0.0
+    limit_kph: float = 0.0
+    state: str = "INIT"
+    zone: int = 0
+    flags: int = 0
+    commands: int = 0
+    bad_commands: int = 0
+
+
+class VehicleNodes:
+    def __init__(self, vehicle: Vehicle, gnss: GnssReceiver, mcu: MotorController, faults: list[FaultSpec]) -> None:
+        self.packer = FramePacker.from_map(paths.KEIGOV_MAP)
+        self.db = self.packer.db
+        self.vehicle = vehicle
+        self.gnss = gnss
+        self.mcu = mcu
+        self.faults = faults
+        self.view = GovernorView()
+        self.last_fix: GnssFix | None = None
+        self.pedal_sent = 0.0  # the pedal as the governor last received it
+        self._frozen: dict[str, bytes] = {}
+        self._ids = {m.frame_id: m for m in self.db.messages}
+
+    # -- transmit --------------------------------------------------------------------
+
+    def frames_due(self, t_ms: int, pedal_pct: float, brake: bool) -> list[Frame]:
+        t_s = t_ms / 1000
+        frames: list[Frame] = []
+        if t_ms % 20 == 0:
+            wheels = list(self.vehicle.wheel_speeds_kph())
+            for f in self.faults:
+                if f.kind == "wheel_bias" and f.active(t_s):
+                    wheels[f.wheel] = max(0.0, wheels[f.wheel] + f.bias_kph)
+            names = ("WHEEL_SPEED_FL", "WHEEL_SPEED_FR", "WHEEL_SPEED_RL", "WHEEL_SPEED_RR")
+            self._emit(frames, t_s, "WHEEL_SPEEDS", {n: _clip(v, 0, 204.775) for n, v in zip(names, wheels)})
+            self.pedal_sent = round(_clip(pedal_pct, 0, 100), 1)
+            self._emit(frames, t_s, "DRIVER_INPUTS", {"ACCEL_PEDAL_POS": self.pedal_sent, "BRAKE_SWITCH": int(brake)})
+        if self.gnss.due(t_s):
+            fix = self.gnss.fix(t_s, self.vehicle.distance_m, self.vehicle.speed_mps)
+            self.last_fix = fix
+            seq = self.packer.counters.get("GNSS_FIX_LAT", -1) + 1
+            self._emit(frames, t_s, "GNSS_FIX_LAT", {
+                "LATITUDE": round(fix.lat_deg, 7), "FIX_TYPE": fix.fix_type, "NUM_SATELLITES": fix.satellites})
+            self._emit(frames, t_s, "GNSS_FIX_LON", {
+                "LONGITUDE": round(fix.lon_deg, 7), "HDOP": round(_clip(fix.hdop, 0, 102.3), 1)}, counter=seq)
+            self._emit(frames, t_s, "GNSS_VELOCITY", {
+                "GNSS_SPEED": round(_clip(fix.speed_kph, 0, 655.35), 2),
+                "GNSS_HEADING": _heading(fix.heading_deg)})
+        return frames
+
+    def _emit(self, frames: list[Frame], t_s: float, name: str, values: dict[str, float],
+              counter: int | None = None) -> None:
+        active = [f for f in self.faults if f.message == name and f.active(t_s) and f.kind != "wheel_bias"]
+        kinds = {f.kind for f in active}
+        if "stop" in kinds:
+            self.packer.pack(name, values, counter=counter)  # the sender's counter keeps running
+            return
+        if "freeze" in kinds and name in self._frozen:
+            frames.append((self.packer.message(name).frame_id, self._frozen[name], False))
+            return
+        if "bad_counter" in kinds:
+            counter = 0  # stuck counter: every frame after the first repeats it
+        fid, data = self.packer.pack(name, values, counter=counter, corrupt_checksum="bad_checksum" in kinds)
+        if counter is not None and name in self.packer.counters:
+            self.packer.counters[name] = counter
+        if "freeze" not in kinds:
+            self._frozen[name] = data
+        frames.append((fid, data, False))
+
+    # -- receive ---------------------------------------------------------------------
+
+    def on_frame(self, t_s: float, frame_id: int, data: bytes) -> None:
+        msg = self._ids.get(frame_id)
+        if msg is None:
+            return
+        if msg.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS"):
+            spec = self.packer.protection[msg.name]
+            byte = msg.get_signal_by_name(spec["checksum"]).start // 8
+            if crc8_j1850(frame_id, data, byte) != data[byte]:
+                self.view.bad_commands += 1
+                return
+        values = msg.decode(data, decode_choices=False)
+        if msg.name == "GOVERNOR_COMMAND":
+            self.view.commands += 1
+            self.view.torque_limit_pct = float(values["TORQUE_LIMIT"])
+            self.view.limit_kph = float(values["SPEED_LIMIT"])
+            self.view.state = STATE_NAMES.get(int(values["COMMAND_STATE"]), "?")
+            self.mcu.on_command(t_s, self.view.torque_limit_pct)
+        elif msg.name == "GOVERNOR_STATUS":
+            self.view.zone = int(values["ZONE_ID"])
+            self.view.flags = sum(int(values[n]) << i for i, n in enumerate(STATUS_FLAGS))
+
+
+def _heading(deg: float) -> float:
+    """Course in the DBC's 0..359.99 range (360 wraps to 0)."""
+    h = round(deg % 360, 2)
+    return 0.0 if h >= 360 else min(h, 359.99)
+
+
+def _clip(v: float, lo: float, hi: float) -> float:
+    return lo if v < lo else hi if v > hi else v

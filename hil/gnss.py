@@ -1,0 +1,217 @@
+"""GNSS receiver model: where the vehicle is along a route, as a noisy receiver would report it.
+
+The vehicle model only knows the distance driven; `Route` turns that into a WGS84 position on a
+sphere (haversine / great-circle formulas: within ~0.5 % of the ellipsoid, far below GNSS noise),
+and `GnssReceiver` adds what the governor must cope with: noise, outages and position jumps.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+EARTH_RADIUS_M = 6371008.8  # IUGG mean radius
+# A route is a road: a longer segment is a typo, and a near-antipodal one has no defined path.
+_MAX_SEGMENT_M = 1_000_000.0
+# Waypoints closer than this are one point recorded twice; keeping them would make headings noise.
+_MIN_SEGMENT_M = 0.001
+
+Vec3 = tuple[float, float, float]
+
+
+def haversine_m(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
+    """Great-circle distance in metres between two points."""
+    p1, p2 = math.radians(lat1_deg), math.radians(lat2_deg)
+    dp, dl = p2 - p1, math.radians(lon2_deg - lon1_deg)
+    h = math.sin(dp / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2.0) ** 2
+    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def initial_bearing_deg(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
+    """Initial great-circle bearing from point 1 to point 2, degrees clockwise from north in [0, 360)."""
+    p1, p2 = math.radians(lat1_deg), math.radians(lat2_deg)
+    dl = math.radians(lon2_deg - lon1_deg)
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return math.degrees(math.atan2(y, x)) % 360.0
+
+
+def destination(lat_deg: float, lon_deg: float, bearing_deg: float, distance_m: float) -> tuple[float, float]:
+    """Point reached by going `distance_m` along a great circle from a point at `bearing_deg`."""
+    p1, l1 = math.radians(lat_deg), math.radians(lon_deg)
+    b, d = math.radians(bearing_deg), distance_m / EARTH_RADIUS_M
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
+    l2 = l1 + math.atan2(math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2))
+    return math.degrees(p2), _wrap_lon(math.degrees(l2))
+
+
+def offset_deg(lat_deg: float, lon_deg: float, north_m: float, east_m: float) -> tuple[float, float]:
+    """Shift a point by small local north/east offsets in metres (flat-earth tangent plane)."""
+    dlat = math.degrees(north_m / EARTH_RADIUS_M)
+    dlon = math.degrees(east_m / (EARTH_RADIUS_M * math.cos(math.radians(lat_deg))))
+    return lat_deg + dlat, _wrap_lon(lon_deg + dlon)
+
+
+class Route:
+    """A polyline of (lat, lon) waypoints in degrees, driven from the first to the last.
+
+    Repeated consecutive waypoints (within 1 mm; common in recorded tracks) are dropped. Positions between
+    waypoints lie on the great circle through them; beyond either end the route goes on straight
+    along its end segment, so a vehicle that drives past the end still gets a position.
+    """
+
+    def __init__(self, waypoints: Sequence[tuple[float, float]]) -> None:
+        points: list[tuple[float, float]] = []
+        for i, (lat, lon) in enumerate(waypoints):
+            if not (math.isfinite(lat) and math.isfinite(lon) and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+                raise ValueError(f"Route waypoint {i}: ({lat!r}, {lon!r}) is not a latitude/longitude in degrees")
+            if not points or haversine_m(*points[-1], lat, lon) >= _MIN_SEGMENT_M:
+                points.append((float(lat), float(lon)))
+        if len(points) < 2:
+            raise ValueError("Route: need at least two distinct waypoints")
+        self.waypoints: tuple[tuple[float, float], ...] = tuple(points)
+        self._starts_m = [0.0]
+        self._headings_deg: list[float] = []
+        self._vectors = [_to_vec(lat, lon) for lat, lon in points]
+        for i, (a, b) in enumerate(zip(points, points[1:])):
+            seg_m = haversine_m(*a, *b)
+            if seg_m > _MAX_SEGMENT_M:
+                raise ValueError(f"Route segment {i}: {seg_m / 1000:.0f} km is longer than {_MAX_SEGMENT_M / 1000:.0f} km")
+            self._starts_m.append(self._starts_m[-1] + seg_m)
+            self._headings_deg.append(initial_bearing_deg(*a, *b))
+
+    @classmethod
+    def straight(cls, lat_deg: float, lon_deg: float, heading_deg: float, length_m: float) -> Route:
+        """A single straight segment of `length_m` from a start point at `heading_deg`."""
+        if not (math.isfinite(length_m) and length_m > 0.0):
+            raise ValueError(f"Route.straight: length must be finite and > 0 m, got {length_m!r}")
+        return cls([(lat_deg, lon_deg), destination(lat_deg, lon_deg, heading_deg, length_m)])
+
+    @property
+    def length_m(self) -> float:
+        return self._starts_m[-1]
+
+    def waypoint_distances_m(self) -> tuple[float, ...]:
+        """Distance along the route of each waypoint (0 for the first, `length_m` for the last)."""
+        return tuple(self._starts_m)
+
+    def position_at(self, distance_m: float) -> tuple[float, float, float]:
+        """(lat_deg, lon_deg, heading_deg) at `distance_m` along the route; heading is the initial
+        bearing of the segment the point lies on (or is extrapolated from, outside the route)."""
+        i = min(max(bisect.bisect_right(self._starts_m, distance_m) - 1, 0), len(self._headings_deg) - 1)
+        seg_start = self._starts_m[i]
+        seg_m = self._starts_m[i + 1] - seg_start
+        lat, lon = _slerp(self._vectors[i], self._vectors[i + 1], seg_m, distance_m - seg_start)
+        return lat, lon, self._headings_deg[i]
+
+
+@dataclass
+class GnssFix:
+    """One receiver solution. fix_type: 0 none, 1 dead reckoning, 2 2D, 3 3D (as in the DBC)."""
+
+    lat_deg: float
+    lon_deg: float
+    fix_type: int
+    satellites: int
+    hdop: float
+    speed_kph: float
+    heading_deg: float
+
+
+class GnssReceiver:
+    """A receiver riding on the vehicle along `route`, producing `rate_hz` fixes.
+
+    Position noise is white gaussian with standard deviation `noise_m` on each of north and east
+    (so CEP ~1.18 x noise_m; 1.5 m gives ~1.8 m, a consumer receiver under open sky). `outages`
+    are (t0_s, t1_s) windows without a fix; `jumps` are (t0_s, t1_s, north_m, east_m) windows in
+    which the solution is offset (multipath, a spoofer). Windows are half-open [t0, t1).
+    The noise stream is drawn identically for every fix, in or out of a window, so the same
+    seed gives the same noise whatever windows a scenario adds.
+    """
+
+    HDOP_NO_FIX = 99.9
+    SPEED_NOISE_KPH = 0.2
+    HEADING_NOISE_DEG = 1.0
+
+    def __init__(
+        self,
+        route: Route,
+        rate_hz: float = 10.0,
+        noise_m: float = 1.5,
+        seed: int = 0,
+        satellites: int = 12,
+        hdop: float = 0.9,
+        outages: Sequence[tuple[float, float]] = (),
+        jumps: Sequence[tuple[float, float, float, float]] = (),
+    ) -> None:
+        if not (math.isfinite(rate_hz) and 0.0 < rate_hz <= 1000.0):
+            raise ValueError(f"GnssReceiver.rate_hz: must be in (0, 1000], got {rate_hz!r}")
+        if not (math.isfinite(noise_m) and noise_m >= 0.0):
+            raise ValueError(f"GnssReceiver.noise_m: must be finite and >= 0, got {noise_m!r}")
+        for name, windows in (("outages", outages), ("jumps", jumps)):
+            for w in windows:
+                if not w[1] > w[0]:
+                    raise ValueError(f"GnssReceiver.{name}: window {tuple(w)!r} must end after it starts")
+        self.route = route
+        self.period_ms = max(1, round(1000.0 / rate_hz))
+        self.noise_m = noise_m
+        self.satellites = satellites
+        self.hdop = hdop
+        self.outages = tuple((float(a), float(b)) for a, b in outages)
+        self.jumps = tuple((float(a), float(b), float(n), float(e)) for a, b, n, e in jumps)
+        self._rng = random.Random(seed)
+        self._next_due_ms = 0
+        self._last_position: tuple[float, float, float] = (*route.waypoints[0], 0.0)
+
+    def due(self, t_s: float) -> bool:
+        """True at most once per period: at the first call at or after each multiple of the
+        period. Time is rounded to whole milliseconds so summed float steps cannot drift."""
+        t_ms = round(t_s * 1000.0)
+        if t_ms < self._next_due_ms:
+            return False
+        self._next_due_ms = (t_ms // self.period_ms + 1) * self.period_ms
+        return True
+
+    def fix(self, t_s: float, distance_m: float, speed_mps: float) -> GnssFix:
+        """The receiver's solution at `t_s` for a vehicle `distance_m` along the route at `speed_mps`."""
+        north_m, east_m = (self._rng.gauss(0.0, 1.0) * self.noise_m for _ in range(2))
+        speed_kph = max(0.0, speed_mps * 3.6 + self._rng.gauss(0.0, self.SPEED_NOISE_KPH))
+        heading_noise_deg = self._rng.gauss(0.0, self.HEADING_NOISE_DEG)
+        if _inside(t_s, self.outages):
+            # No fix: the receiver repeats its last solution and says it is worthless.
+            lat, lon, heading = self._last_position
+            return GnssFix(lat, lon, 0, 0, self.HDOP_NO_FIX, 0.0, heading)
+        lat, lon, heading = self.route.position_at(distance_m)
+        for t0, t1, jump_north_m, jump_east_m in self.jumps:
+            if t0 <= t_s < t1:
+                north_m += jump_north_m
+                east_m += jump_east_m
+        lat, lon = offset_deg(lat, lon, north_m, east_m)
+        heading = (heading + heading_noise_deg) % 360.0
+        self._last_position = (lat, lon, heading)
+        return GnssFix(lat, lon, 3, self.satellites, self.hdop, speed_kph, heading)
+
+
+def _inside(t_s: float, windows: Sequence[tuple[float, ...]]) -> bool:
+    return any(w[0] <= t_s < w[1] for w in windows)
+
+
+def _wrap_lon(lon_deg: float) -> float:
+    return (lon_deg + 180.0) % 360.0 - 180.0
+
+
+def _to_vec(lat_deg: float, lon_deg: float) -> Vec3:
+    p, lam = math.radians(lat_deg), math.radians(lon_deg)
+    return (math.cos(p) * math.cos(lam), math.cos(p) * math.sin(lam), math.sin(p))
+
+
+def _slerp(a: Vec3, b: Vec3, seg_m: float, along_m: float) -> tuple[float, float]:
+    """Point `along_m` from a on the great circle through a and b (any sign, past b included)."""
+    delta = seg_m / EARTH_RADIUS_M
+    wa = math.sin(delta - along_m / EARTH_RADIUS_M) / math.sin(delta)
+    wb = math.sin(along_m / EARTH_RADIUS_M) / math.sin(delta)
+    x, y, z = (wa * ca + wb * cb for ca, cb in zip(a, b))
+    return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))

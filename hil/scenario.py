@@ -1,0 +1,232 @@
+"""HIL scenario files (TOML): what is driven where, what goes wrong, what is checked.
+
+The schema is documented in docs/scenarios.md; every key is validated here, and an
+unknown key, a wrong type or an out-of-range value is an error naming file and key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keigov.errors import InputError
+from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, params
+from keigov_hil.driver import ProfilePoint
+from keigov_hil.schema import Field, load_toml, number_pairs, validate
+
+SCENARIO = {
+    "name": Field(str, help="scenario name"),
+    "description": Field(str, ""),
+    "duration_s": Field(float, required=True, minimum=0.1, maximum=86400, help="simulated seconds"),
+    "seed": Field(int, 0, minimum=0),
+}
+VEHICLE = {
+    "mass_kg": Field(float, None, 300, 3500),
+    "motor_peak_torque_nm": Field(float, None, 10, 2000),
+    "motor_peak_power_w": Field(float, None, 1000, 500000),
+    "drag_area_m2": Field(float, None, 0.1, 5),
+    "rolling_resistance": Field(float, None, 0.001, 0.1),
+    "wheel_speed_error_pct": Field(list, None, help="four per-wheel indicated-speed errors"),
+    "initial_speed_kph": Field(float, 0.0, 0, 200),
+}
+ROAD = {"grade": Field(list, [[0.0, 0.0]], help="[[start_m, grade_pct], ...]")}
+ROUTE = {
+    "start": Field(list, [35.6812, 139.7671], help="[lat, lon] of the start"),
+    "heading_deg": Field(float, 90.0, 0, 360),
+    "waypoints": Field(list, None, help="[[lat, lon], ...]; overrides start/heading"),
+}
+GNSS = {
+    "rate_hz": Field(float, 10.0, 1, 50),
+    "noise_m": Field(float, 1.5, 0, 100),
+    "satellites": Field(int, 12, 0, 63),
+    "hdop": Field(float, 0.9, 0.5, 99),
+    "outages": Field(list, [], help="[[start_s, end_s], ...]"),
+}
+DRIVER_POINT = {
+    "t_s": Field(float, required=True, minimum=0),
+    "target_kph": Field(float, None, 0, 200),
+    "pedal_pct": Field(float, None, 0, 100),
+    "brake": Field(bool, False),
+}
+FAULT_KINDS = ("stop", "bad_checksum", "bad_counter", "freeze", "wheel_bias")
+FAULT = {
+    "kind": Field(str, required=True, choices=FAULT_KINDS),
+    "message": Field(str, "WHEEL_SPEEDS"),
+    "start_s": Field(float, required=True, minimum=0),
+    "end_s": Field(float, None, minimum=0),
+    "wheel": Field(int, 0, 0, 3, help="wheel index for wheel_bias (0 FL, 1 FR, 2 RL, 3 RR)"),
+    "bias_kph": Field(float, 0.0, -200, 200),
+}
+GOVERNOR_UNITS = {
+    "cap_mph": ("cap_ckph", CKPH_PER_MPH),
+    "cap_kph": ("cap_ckph", CKPH_PER_KPH),
+    "limp_mph": ("limp_ckph", CKPH_PER_MPH),
+    "limp_kph": ("limp_ckph", CKPH_PER_KPH),
+}
+
+
+@dataclass
+class FaultSpec:
+    kind: str
+    message: str
+    start_s: float
+    end_s: float | None
+    wheel: int = 0
+    bias_kph: float = 0.0
+
+    def active(self, t_s: float) -> bool:
+        return t_s >= self.start_s and (self.end_s is None or t_s < self.end_s)
+
+
+@dataclass
+class CheckSpec:
+    kind: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Scenario:
+    path: Path
+    name: str
+    description: str
+    duration_s: float
+    seed: int
+    vehicle: dict[str, Any]
+    initial_speed_kph: float
+    grade: list[tuple[float, ...]]
+    waypoints: list[tuple[float, float]] | None
+    start: tuple[float, float]
+    heading_deg: float
+    gnss: dict[str, Any]
+    outages: list[tuple[float, ...]]
+    driver: list[ProfilePoint]
+    faults: list[FaultSpec]
+    firmware_config: dict[str, int]
+    checks: list[CheckSpec] = field(default_factory=list)
+
+    @property
+    def cap_kph(self) -> float:
+        return self.firmware_config.get("cap_ckph", params()["cap_ckph"][0]) / CKPH_PER_KPH
+
+    @property
+    def limp_kph(self) -> float:
+        return self.firmware_config.get("limp_ckph", params()["limp_ckph"][0]) / CKPH_PER_KPH
+
+    def firmware_value(self, name: str) -> int:
+        return self.firmware_config.get(name, params()[name][0])
+
+
+TOP_LEVEL = ("scenario", "vehicle", "road", "route", "gnss", "driver", "faults", "governor", "checks")
+
+
+def _governor(table: Any, path: Path) -> dict[str, int]:
+    """Firmware configuration from [governor]: user units, or firmware PARAMS by name."""
+    if not isinstance(table, dict):
+        raise InputError("[governor] must be a table", where=str(path))
+    fw = params()
+    out: dict[str, int] = {}
+    for key, value in table.items():
+        name = f"governor.{key}"
+        if key in GOVERNOR_UNITS:
+            target, factor = GOVERNOR_UNITS[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"'{name}' must be a number, not {value!r}", where=str(path))
+            if target in out:
+                raise InputError(f"'{name}' sets {target} twice (give mph or kph, not both)", where=str(path))
+            raw = round(value * factor)
+        elif key in fw:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError(f"'{name}' must be an integer (firmware units), not {value!r}", where=str(path))
+            target, raw = key, value
+        else:
+            known = ", ".join([*GOVERNOR_UNITS, *fw])
+            raise InputError(f"unknown key '{name}' (known: {known})", where=str(path))
+        _default, lo, hi = fw[target]
+        if not lo <= raw <= hi:
+            raise InputError(f"'{name}' = {value} is outside the firmware's bounds for {target} "
+                             f"({lo}..{hi} firmware units)", where=str(path))
+        out[target] = raw
+    return out
+
+
+def _table_list(doc: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    value = doc.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InputError(f"'{key}' must be an array of tables ([[{key}]])", where=str(path))
+    return value
+
+
+def load_scenario(path: Path) -> Scenario:
+    from keigov_hil.checks import validate_check  # the check registry owns check schemas
+
+    doc = load_toml(path)
+    for key in doc:
+        if key not in TOP_LEVEL:
+            raise InputError(f"unknown section '{key}' (known: {', '.join(TOP_LEVEL)})", where=str(path))
+    if "scenario" not in doc:
+        raise InputError("missing [scenario] section", where=str(path))
+    sc = validate(doc["scenario"], SCENARIO, path, "scenario")
+    veh = validate(doc.get("vehicle", {}), VEHICLE, path, "vehicle")
+    road = validate(doc.get("road", {}), ROAD, path, "road")
+    route = validate(doc.get("route", {}), ROUTE, path, "route")
+    gnss = validate(doc.get("gnss", {}), GNSS, path, "gnss")
+    grade = number_pairs(road["grade"], "road.grade", path)
+    outages = number_pairs(gnss.pop("outages"), "gnss.outages", path)
+    waypoints = None
+    if route["waypoints"] is not None:
+        waypoints = [(a, b) for a, b in number_pairs(route["waypoints"], "route.waypoints", path)]
+        if len(waypoints) < 2:
+            raise InputError("'route.waypoints' needs at least two points", where=str(path))
+    start = number_pairs([route["start"]], "route.start", path)[0]
+    if not (-90 <= start[0] <= 90 and -180 <= start[1] <= 180):
+        raise InputError(f"'route.start' {list(start)} is not a valid [lat, lon]", where=str(path))
+    wheel_err = veh.pop("wheel_speed_error_pct")
+    if wheel_err is not None:
+        if len(wheel_err) != 4 or not all(isinstance(x, (int, float)) for x in wheel_err):
+            raise InputError("'vehicle.wheel_speed_error_pct' must be four numbers", where=str(path))
+        veh["wheel_speed_error_pct"] = tuple(float(x) for x in wheel_err)
+    initial = veh.pop("initial_speed_kph")
+    driver = []
+    for n, point in enumerate(_table_list(doc, "driver", path)):
+        p = validate(point, DRIVER_POINT, path, f"driver[{n}]")
+        if (p["target_kph"] is None) == (p["pedal_pct"] is None) and not p["brake"]:
+            raise InputError(f"'driver[{n}]' needs exactly one of target_kph or pedal_pct", where=str(path))
+        driver.append(ProfilePoint(p["t_s"], p["target_kph"], p["pedal_pct"], p["brake"]))
+    if not driver:
+        raise InputError("no [[driver]] points: the driver needs a profile", where=str(path))
+    if any(b.t_s < a.t_s for a, b in zip(driver, driver[1:])):
+        raise InputError("[[driver]] points must be in time order", where=str(path))
+    faults = [FaultSpec(**validate(f, FAULT, path, f"faults[{n}]")) for n, f in enumerate(_table_list(doc, "faults", path))]
+    checks = [validate_check(c, path, f"checks[{n}]") for n, c in enumerate(_table_list(doc, "checks", path))]
+    scenario = Scenario(
+        path=path,
+        name=sc["name"] or path.stem,
+        description=sc["description"],
+        duration_s=sc["duration_s"],
+        seed=sc["seed"],
+        vehicle={k: v for k, v in veh.items() if v is not None},
+        initial_speed_kph=initial,
+        grade=grade,
+        waypoints=waypoints,
+        start=(start[0], start[1]),
+        heading_deg=route["heading_deg"],
+        gnss={k: v for k, v in gnss.items()},
+        outages=outages,
+        driver=driver,
+        faults=faults,
+        firmware_config=_governor(doc.get("governor", {}), path),
+        checks=checks,
+    )
+    _check_models(scenario)
+    return scenario
+
+
+def _check_models(sc: Scenario) -> None:
+    """Let the models judge what the schema cannot (time order, grades, route geometry)."""
+    from keigov_hil.rig import build_world
+
+    try:
+        build_world(sc)
+    except ValueError as exc:
+        raise InputError(f"invalid scenario: {exc}", where=str(sc.path)) from None

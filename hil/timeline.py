@@ -1,0 +1,42 @@
+"""The run's timeline: one row per control period, written as timeline.csv.
+
+Values are formatted with fixed precision so that the same scenario gives the same
+file byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from keigov.fileio import write_atomic
+
+COLUMNS = (
+    "t_s", "speed_kph", "limit_kph", "pedal_pct", "torque_limit_pct", "state", "zone",
+    "accel_mps2", "grade_pct", "torque_applied_pct", "gnss_fix", "flags",
+)
+_FORMATS = ("{:.2f}", "{:.3f}", "{:.1f}", "{:.1f}", "{:.1f}", "{}", "{}", "{:.3f}", "{:.2f}", "{:.1f}", "{}", "{}")
+
+
+class Timeline:
+    def __init__(self) -> None:
+        self.rows: list[tuple[object, ...]] = []
+
+    def add(self, *values: object) -> None:
+        self.rows.append(values)
+
+    def column(self, name: str) -> list:
+        i = COLUMNS.index(name)
+        return [r[i] for r in self.rows]
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for row in self.rows:
+            w.writerow([f.format(v) for f, v in zip(_FORMATS, row)])
+        return buf.getvalue()
+
+    def write(self, path: Path) -> None:
+        write_atomic(path, self.to_csv().encode())

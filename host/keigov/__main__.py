@@ -1,0 +1,5 @@
+import sys
+
+from keigov.cli import main
+
+sys.exit(main())
