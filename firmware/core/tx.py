@@ -80,7 +80,7 @@ class Transmitter:
         fid = t.TX_ID[i]
         kind = t.TX_CHECKSUM_KIND[i]
         if cs >= 0 and kind:
-            value = self._checksums.compute(kind, fid, buf, length, t.TX_SIG_START[cs] >> 3)
-            codec.put(buf, t.TX_SIG_START[cs], t.TX_SIG_LEN[cs], t.TX_SIG_FLAGS[cs], value)
+            value = self._checksums.compute(kind, fid, buf, length, start[cs] >> 3)
+            put(buf, start[cs], width[cs], sflags[cs], value)
         if not self.can.send(fid, buf, length):
             self.failed += 1
