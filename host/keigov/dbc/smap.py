@@ -7,7 +7,9 @@
     [outputs]                                 # role = ["MESSAGE.SIGNAL" or inline table, ...]
     torque_limit = ["MCU_COMMAND.TORQUE_LIMIT"]
     [messages.MCU_COMMAND]                    # protection and J1939 addressing of a message
-    counter = "..."; checksum = "..."; checksum_kind = "crc8_j1850"
+    counter = "MCU_COUNTER"
+    checksum = "MCU_CHECKSUM"
+    checksum_kind = "crc8_j1850"
     [checksums.NAME]                          # a vehicle's own scheme (keigov.dbc.checksums)
 
 The whole format, roles and units: docs/signal-map.md. tomllib keeps no line numbers, so
