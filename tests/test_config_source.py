@@ -18,9 +18,10 @@ from keigov.cli import main
 from keigov.config import blob as cfgblob
 from keigov.config.keys import KeyFile, load_key, write_key
 from keigov.config.params import firmware_params
+from keigov.fwsource import literal
 from keigov.config.source import build_config
 from keigov.errors import InputError
-from keigov.paths import KEIGOV_MAP, KEIGOV_TABLES
+from keigov.paths import KEIGOV_MAP
 
 GOOD = """\
 version = 3
@@ -79,7 +80,7 @@ def test_signal_map_carries_the_tables_source_the_firmware_runs(tmp_path):
     text = f"version = 1\nsignal_map = '{KEIGOV_MAP}'\nzones = 'z.bin'\n"
     (tmp_path / "z.bin").write_bytes(b"\x01\x02\x03")
     config = build_config(write(tmp_path, text), KEY)
-    assert f'SOURCE = "{config.tables_source}"' in KEIGOV_TABLES.read_text()
+    assert config.tables_source == literal("tables/keigov_bus.py", "SOURCE")
     assert config.zones == b"\x01\x02\x03"
 
 

@@ -6,6 +6,7 @@ import pytest
 
 import firmware_harness  # noqa: F401  (firmware on sys.path)
 from core import roles as fw
+from keigov.dbc import checksums
 from keigov.dbc import roles as host
 from keigov.dbc.tables import compile_tables
 from keigov.paths import KEIGOV_MAP, KEIGOV_TABLES
@@ -32,6 +33,7 @@ INPUT_CONSTANTS = {
     "gnss_longitude": ("IN_LON_HI", "IN_LON_LO"),
     "gnss_speed": ("IN_GNSS_SPEED",),
     "gnss_heading": ("IN_GNSS_HEADING",),
+    "vehicle_speed": ("IN_VEHICLE_SPEED",),
 }
 OUTPUT_CONSTANTS = {
     "torque_limit": "OUT_TORQUE_LIMIT",
@@ -49,6 +51,7 @@ MSG_CONSTANTS = {
     "gnss_latitude": "MSG_GNSS_LAT",
     "gnss_longitude": "MSG_GNSS_LON",
     "gnss_speed": "MSG_GNSS_VELOCITY",
+    "vehicle_speed": "MSG_VEHICLE_SPEED",
 }
 
 
@@ -87,4 +90,6 @@ def test_flag_sets_and_bases_match():
 
 def test_message_kinds_and_checksum_kinds_match():
     assert {role: getattr(fw, c) for role, c in MSG_CONSTANTS.items()} == host.MSG_KIND_BY_ROLE
-    assert host.CHECKSUM_KINDS == {"none": fw.CHECKSUM_NONE, "crc8_j1850_id": fw.CHECKSUM_CRC8_J1850_ID}
+    schemes = [s.name for s in checksums.table_schemes([checksums.BUILTIN["xor"]])]
+    assert schemes.index("none") == fw.CHECKSUM_NONE
+    assert schemes.index("crc8_j1850_id") == fw.CHECKSUM_CRC8_J1850_ID

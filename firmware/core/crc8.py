@@ -5,18 +5,9 @@ byte of the frame id (the AUTOSAR E2E "data id", so a frame copied onto another 
 fails) followed by every data byte except the checksum byte itself.
 """
 
+from core.checksums import crc8_table
 
-def _table(poly):
-    t = bytearray(256)
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = ((c << 1) ^ poly) & 0xFF if c & 0x80 else (c << 1) & 0xFF
-        t[i] = c
-    return bytes(t)
-
-
-_J1850 = _table(0x1D)
+_J1850 = crc8_table(0x1D)
 
 
 def crc8_j1850(frame_id, buf, length, skip):

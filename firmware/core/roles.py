@@ -24,7 +24,8 @@ IN_LON_HI = const(11)
 IN_LON_LO = const(12)
 IN_GNSS_SPEED = const(13)
 IN_GNSS_HEADING = const(14)
-N_INPUTS = const(15)
+IN_VEHICLE_SPEED = const(15)   # one speed signal (e.g. J1939 CCVS1) for vehicles without wheel speeds
+N_INPUTS = const(16)
 
 # Outputs: index into the output-value array the encoder reads.
 OUT_TORQUE_LIMIT = const(0)
@@ -60,10 +61,12 @@ MSG_DRIVER = const(2)
 MSG_GNSS_LAT = const(3)
 MSG_GNSS_LON = const(4)
 MSG_GNSS_VELOCITY = const(5)
+MSG_VEHICLE_SPEED = const(6)
 MSG_COMMAND = const(11)
 MSG_STATUS = const(12)
 MSG_TELEMETRY = const(13)
 
-# Checksum schemes (RX_CHECKSUM_KIND / TX_CHECKSUM_KIND).
+# Checksum schemes (RX_CHECKSUM_KIND / TX_CHECKSUM_KIND) index the table's CHECKSUM_*
+# columns (core.checksums); these two always have these indices.
 CHECKSUM_NONE = const(0)
 CHECKSUM_CRC8_J1850_ID = const(1)

@@ -2,13 +2,15 @@
 
 Each message goes out at its DBC cycle time with its rolling counter and checksum
 filled in; values come from the output array in firmware units and are clamped to the
-signal's DBC range (saturate, never wrap).
+signal's DBC range (saturate, never wrap). A signal the map gives a constant has
+equal minimum and maximum, so the clamp writes the constant. Checksums follow the
+table's scheme (core.checksums).
 """
 from array import array
 
 from core import codec
-from core.crc8 import crc8_j1850
-from core.roles import CHECKSUM_CRC8_J1850_ID, FLAG_BASE, N_OUTPUTS, OUT_FLAGS
+from core.checksums import Checksums
+from core.roles import FLAG_BASE, N_OUTPUTS, OUT_FLAGS
 from core.ticks import diff
 
 
@@ -24,6 +26,7 @@ class Transmitter:
         self.started = False
         self.failed = 0        # frames the CAN driver refused (bus off, full mailbox)
         self._buf = bytearray(64)
+        self._checksums = Checksums(table)
 
     def send_due(self, now):
         t = self.t
@@ -75,8 +78,9 @@ class Transmitter:
         if cnt >= 0:
             self.counter[i] = (self.counter[i] + 1) & ((1 << t.TX_SIG_LEN[cnt]) - 1)
         fid = t.TX_ID[i]
-        if cs >= 0 and t.TX_CHECKSUM_KIND[i] == CHECKSUM_CRC8_J1850_ID:
-            skip = t.TX_SIG_START[cs] >> 3
-            buf[skip] = crc8_j1850(fid, buf, length, skip)
+        kind = t.TX_CHECKSUM_KIND[i]
+        if cs >= 0 and kind:
+            value = self._checksums.compute(kind, fid, buf, length, start[cs] >> 3)
+            put(buf, start[cs], width[cs], sflags[cs], value)
         if not self.can.send(fid, buf, length):
             self.failed += 1

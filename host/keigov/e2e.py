@@ -1,33 +1,69 @@
 """Host-side end-to-end protection of frames: rolling counters and checksums.
 
 The oracle for the firmware's checks: frames are encoded by cantools from the DBC and
-protected here with a bit-by-bit CRC (deliberately not the firmware's table method).
-Which signals are the counter and checksum comes from the signal map.
+protected here with reference implementations of every checksum algorithm in the
+registry (keigov.dbc.checksums): CRCs from per-byte tables computed with the bitwise
+definition, not the firmware's table construction.
+Which signals are the counter and checksum, and which scheme, comes from the signal map.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from cantools.database.can import Database, Message
 
-from keigov.dbc.tables import load_dbc, load_map
+from keigov.dbc.checksums import BUILTIN, Scheme, custom_scheme
+from keigov.dbc.load import load_dbcs
+from keigov.dbc.smap import load_map
 
 
-def _crc8_bitwise(byte: int) -> int:
-    """The J1850 polynomial (0x1D) applied bit by bit to one byte: the definition."""
+def _crc8_bitwise(byte: int, poly: int) -> int:
+    """The polynomial applied bit by bit to one byte, most significant bit first: the definition."""
     crc = byte
     for _ in range(8):
-        crc = ((crc << 1) ^ 0x1D) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+        crc = ((crc << 1) ^ poly) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
     return crc
 
 
-_TABLE = bytes(_crc8_bitwise(b) for b in range(256))
+@functools.cache
+def _crc8_table(poly: int) -> bytes:
+    """Per-byte results of the bitwise definition (the rig packs thousands of frames a second)."""
+    return bytes(_crc8_bitwise(b, poly) for b in range(256))
+
+
+def crc8(data: bytes, poly: int, init: int) -> int:
+    """CRC-8 over `data`, most significant bit first; no final xor."""
+    table = _crc8_table(poly)
+    crc = init
+    for byte in data:
+        crc = table[crc ^ byte]
+    return crc
+
+
+def checksum(scheme: Scheme, frame_id: int, data: bytes, skip: int) -> int:
+    """Checksum of `data` without byte `skip` (29-bit or 11-bit `frame_id`, no flag bits)."""
+    body = bytes(b for i, b in enumerate(data) if i != skip)
+    if scheme.algorithm == "crc8":
+        prefix = bytes([frame_id & 0xFF]) if scheme.data_id == "id_low_byte" else b""
+        return crc8(prefix + body, scheme.poly, scheme.init) ^ scheme.xorout
+    if scheme.algorithm == "xor":
+        value = scheme.init
+        for b in body:
+            value ^= b
+        return value ^ scheme.xorout
+    if scheme.algorithm == "sum8":
+        return ((scheme.init + sum(body)) & 0xFF) ^ scheme.xorout
+    if scheme.algorithm == "j1939":
+        total = sum(body) + (data[skip] & 0x0F) + sum((frame_id >> (8 * k)) & 0xFF for k in range(4))
+        return ((total >> 4) + total) & 0x0F
+    raise ValueError(f"no checksum algorithm {scheme.algorithm!r}")
 
 
 def crc8_j1850(frame_id: int, data: bytes, skip: int) -> int:
     """CRC-8 SAE J1850 (init and final xor 0xFF) over the id's low byte then every data byte but `skip`."""
-    table = _TABLE
+    table = _crc8_table(0x1D)
     crc = table[0xFF ^ (frame_id & 0xFF)]
     for i, byte in enumerate(data):
         if i != skip:
@@ -38,23 +74,27 @@ def crc8_j1850(frame_id: int, data: bytes, skip: int) -> int:
 class FramePacker:
     """Encodes messages by name with counters advancing and checksums filled in."""
 
-    def __init__(self, db: Database, protection: dict[str, dict[str, str]]) -> None:
+    def __init__(self, db: Database, protection: dict[str, dict], schemes: dict[str, Scheme] | None = None) -> None:
         self.db = db
         self.protection = protection
+        self.schemes = dict(BUILTIN) | (schemes or {})
         self.counters: dict[str, int] = {}
 
     @classmethod
     def from_map(cls, map_path: Path) -> "FramePacker":
         smap = load_map(map_path)
-        return cls(load_dbc(smap.dbc), smap.messages)
+        custom = {name: custom_scheme(name, spec) for name, spec in smap.checksums.items()}
+        return cls(load_dbcs(smap.dbcs).db, smap.messages, custom)
 
     def message(self, name: str) -> Message:
         return self.db.get_message_by_name(name)
 
     def pack(self, name: str, values: dict[str, float], *, counter: int | None = None,
-             corrupt_checksum: bool = False) -> tuple[int, bytes]:
-        """(frame id, payload). `counter` overrides the rolling counter for one frame."""
+             corrupt_checksum: bool = False, source_address: int | None = None) -> tuple[int, bytes]:
+        """(frame id, payload). `counter` overrides the rolling counter for one frame;
+        `source_address` sends a J1939 message from another address than the DBC's."""
         msg = self.message(name)
+        frame_id = msg.frame_id if source_address is None else (msg.frame_id & ~0xFF) | source_address
         spec = self.protection.get(name, {})
         full = dict(values)
         counter_sig = spec.get("counter")
@@ -67,9 +107,13 @@ class FramePacker:
         checksum_sig = spec.get("checksum")
         if checksum_sig:
             full[checksum_sig] = 0
-        data = bytearray(msg.encode(full, scaling=True, strict=True))
+        data = msg.encode(full, scaling=True, strict=True)
         if checksum_sig:
             sig = msg.get_signal_by_name(checksum_sig)
-            byte = sig.start // 8
-            data[byte] = crc8_j1850(msg.frame_id, bytes(data), byte) ^ (0x5A if corrupt_checksum else 0)
-        return msg.frame_id, bytes(data)
+            scheme = self.schemes[spec.get("checksum_kind", "crc8_j1850_id")]
+            value = checksum(scheme, frame_id, data, sig.start // 8)
+            if corrupt_checksum:
+                value ^= 0x5A & ((1 << sig.length) - 1)
+            full[checksum_sig] = value
+            data = msg.encode(full, scaling=True, strict=True)
+        return frame_id, data
