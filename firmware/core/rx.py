@@ -1,7 +1,7 @@
 """Receive side: every input frame is checked before the governor sees it.
 
 Deny by default: a frame whose id is not in the compiled table is ignored at the cost
-of one dict lookup. A known frame must have its DBC length, a valid checksum, the next
+of one dict lookup (core.idmatch; J1939 messages match by parameter group). A known frame must have its DBC length, a valid checksum, the next
 rolling counter and every signal within its DBC range, or it is refused whole (no
 partially updated inputs). A message is trusted after a run of good frames and
 distrusted after a run of bad ones or after its timeout (data in the table, a few
@@ -11,8 +11,9 @@ from array import array
 from micropython import const
 
 from core import codec, events
-from core.crc8 import crc8_j1850
-from core.roles import CHECKSUM_CRC8_J1850_ID, N_INPUTS
+from core.checksums import Checksums
+from core.idmatch import FrameIndex
+from core.roles import N_INPUTS
 from core.ticks import diff
 
 ERR_LENGTH = const(1)
@@ -50,9 +51,8 @@ class Receiver:
             w = table.RX_SIG_END[i] - table.RX_SIG_FIRST[i]
             widest = w if w > widest else widest
         self._raw = array("i", [0] * widest)
-        self._index = {}
-        for i in range(n):
-            self._index[table.RX_ID[i]] = i
+        self._index = FrameIndex(table.RX_ID, getattr(table, "RX_MATCH", None))
+        self._checksums = Checksums(table)
         # The table's columns as attributes: one lookup each instead of module + tuple.
         self._first = table.RX_SIG_FIRST
         self._end = table.RX_SIG_END
@@ -68,7 +68,7 @@ class Receiver:
 
     def feed(self, frame_id, buf, length, now):
         """Check and decode one frame. Returns the message index, or -1 if unused/refused."""
-        i = self._index.get(frame_id, -1)
+        i = self._index.find(frame_id)
         if i < 0:
             self.ignored += 1
             return -1
@@ -118,8 +118,9 @@ class Receiver:
                 return ERR_RANGE
             raw[s - first] = v
         cs = t.RX_CHECKSUM[i]
-        if cs >= 0 and t.RX_CHECKSUM_KIND[i] == CHECKSUM_CRC8_J1850_ID:
-            if crc8_j1850(frame_id, buf, length, t.RX_SIG_START[cs] >> 3) != raw[cs - first]:
+        if cs >= 0:
+            skip = start[cs] >> 3
+            if self._checksums.compute(t.RX_CHECKSUM_KIND[i], frame_id, buf, length, skip) != raw[cs - first]:
                 return ERR_CHECKSUM
         cnt = t.RX_COUNTER[i]
         if cnt >= 0:

@@ -33,7 +33,7 @@ class Supervisor:
         self.gov = SpeedGovernor(cfg, period_ms)
         self.fault_decel_step = cfg.fault_decel_ckph_s * period_ms // 1000
         # Message indices by kind (-1: the vehicle's table has none).
-        self.m_wheels = self.m_driver = self.m_lat = self.m_lon = self.m_vel = -1
+        self.m_wheels = self.m_speed = self.m_driver = self.m_lat = self.m_lon = self.m_vel = -1
         for i in range(len(table.RX_KIND)):
             k = table.RX_KIND[i]
             if k == roles.MSG_WHEEL_SPEED:
@@ -46,12 +46,17 @@ class Supervisor:
                 self.m_lon = i
             elif k == roles.MSG_GNSS_VELOCITY:
                 self.m_vel = i
+            elif k == roles.MSG_VEHICLE_SPEED:
+                self.m_speed = i
+        # The vehicle's own speed: four wheels where the bus has them, else one speed
+        # signal (e.g. J1939 CCVS1). Its loss is a fault; GNSS is only the fallback.
+        self.m_primary = self.m_wheels if self.m_wheels >= 0 else self.m_speed
         self.state = INIT
         self.flags = 0
         self.boot_ms = 0
         self.booted = False
         self.speed = 0            # ckph, from the current source
-        self.speed_source = 0     # 0 none, 1 wheels, 2 GNSS
+        self.speed_source = 0     # 0 none, 1 the vehicle (wheels or speed signal), 2 GNSS
         self.accel = 0            # ckph/s, filtered
         self._prev_speed = 0
         self._prev_speed_ms = 0
@@ -71,13 +76,16 @@ class Supervisor:
 
     # -- inputs ---------------------------------------------------------------------
 
-    def _wheel_speed(self, now):
-        """Median of the four wheels; sets the implausibility flag. -1 if unusable."""
+    def _vehicle_speed(self, now):
+        """The vehicle's speed, or -1 if unusable: the median of the four wheels (with
+        the plausibility check) or the single speed signal of a bus without wheels."""
         rx = self.rx
-        i = self.m_wheels
+        i = self.m_primary
         if i < 0 or not rx.valid[i]:
             return -1
         v = rx.values
+        if i != self.m_wheels:
+            return v[roles.IN_VEHICLE_SPEED]
         a = v[roles.IN_WHEEL_FL]
         b = v[roles.IN_WHEEL_FR]
         c = v[roles.IN_WHEEL_RL]
@@ -120,9 +128,9 @@ class Supervisor:
 
     def _update_speed(self, now):
         rx = self.rx
-        wheels = self._wheel_speed(now)
+        wheels = self._vehicle_speed(now)
         flags = self.flags
-        w = self.m_wheels
+        w = self.m_primary
         if w >= 0 and not rx.valid[w]:
             if rx.error[w] == ERR_TIMEOUT or rx.error[w] == 0:  # late or never seen
                 flags = (flags | (1 << roles.FLAG_SPEED_TIMEOUT)) & ~(1 << roles.FLAG_SPEED_CHECK)
@@ -199,7 +207,7 @@ class Supervisor:
                 self.gov.release()  # nothing moved yet: the driver's demand applies as is
             elif diff(now, self.boot_ms) > cfg.init_timeout_ms:
                 state = FAULT
-                if self.m_wheels >= 0 and not self.rx.valid[self.m_wheels]:
+                if self.m_primary >= 0 and not self.rx.valid[self.m_primary]:
                     flags |= 1 << roles.FLAG_SPEED_TIMEOUT
                 self.log.record(events.FAULT_ENTERED, now, flags)
         elif state != FAULT and flags & roles.FAULT_FLAGS:
