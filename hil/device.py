@@ -14,6 +14,7 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,16 +45,18 @@ class DeviceCrashed(KeigovError):
 
 
 class DeviceProcess:
-    def __init__(self, runtime: Runtime, storage: Path, *, realtime: bool = False) -> None:
+    def __init__(self, runtime: Runtime, storage: Path, *, realtime: bool = False,
+                 device_args: Sequence[str] = ()) -> None:
         self.runtime = runtime
         self.storage = storage
         self.realtime = realtime
+        self.device_args = list(device_args)
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr = tempfile.TemporaryFile()
         self._buf = bytearray()
 
     def start(self) -> None:
-        cmd = self.runtime.command(self.storage, self.realtime)
+        cmd = self.runtime.command(self.storage, self.realtime, self.device_args)
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             env=self.runtime.environment(), bufsize=0,

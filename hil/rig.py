@@ -11,7 +11,6 @@ board on a real bus would.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -21,8 +20,8 @@ from pathlib import Path
 
 import can
 
+from keigov.config import simdevice
 from keigov.errors import EnvironmentProblem, KeigovError
-from keigov.fileio import write_atomic
 from keigov.firmware_params import event_names
 from keigov.report.results import RunResult
 from keigov_hil.bus import open_bus
@@ -128,8 +127,9 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
     bridge = _Bridge(device_bus)
     steps = int(round(sc.duration_s * 1000 / PERIOD_MS))
     with tempfile.TemporaryDirectory(prefix="keigov-storage-") as storage:
-        write_atomic(Path(storage) / "config.json", json.dumps(sc.firmware_config).encode())
-        device = None if external else DeviceProcess(opts.runtime, Path(storage), realtime=opts.realtime)
+        device = None if external else DeviceProcess(
+            opts.runtime, Path(storage), realtime=opts.realtime,
+            device_args=simdevice.prepare(Path(storage), sc.firmware_config))
         wall0 = time.perf_counter()
         try:
             if device:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +23,14 @@ class Runtime:
     name: str
     description: str
 
-    def command(self, storage: Path, realtime: bool) -> list[str]:
+    def command(self, storage: Path, realtime: bool, device_args: Sequence[str] = ()) -> list[str]:
         raise NotImplementedError
 
     def environment(self) -> dict[str, str]:
         return dict(os.environ)
 
-    def board_args(self, storage: Path, realtime: bool) -> list[str]:
-        args = [str(paths.FIRMWARE / "main.py"), "--board", "sim", "--storage", str(storage)]
+    def board_args(self, storage: Path, realtime: bool, device_args: Sequence[str]) -> list[str]:
+        args = [str(paths.FIRMWARE / "main.py"), "--board", "sim", "--storage", str(storage), *device_args]
         return args + (["--realtime"] if realtime else [])
 
 
@@ -48,13 +49,13 @@ class MicroPythonRuntime(Runtime):
             )
         return exe
 
-    def command(self, storage: Path, realtime: bool) -> list[str]:
-        return [self.executable(), "-X", "heapsize=2M", *self.board_args(storage, realtime)]
+    def command(self, storage: Path, realtime: bool, device_args: Sequence[str] = ()) -> list[str]:
+        return [self.executable(), "-X", "heapsize=2M", *self.board_args(storage, realtime, device_args)]
 
 
 class CPythonRuntime(Runtime):
-    def command(self, storage: Path, realtime: bool) -> list[str]:
-        return [sys.executable, "-u", *self.board_args(storage, realtime)]
+    def command(self, storage: Path, realtime: bool, device_args: Sequence[str] = ()) -> list[str]:
+        return [sys.executable, "-u", *self.board_args(storage, realtime, device_args)]
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -65,7 +66,7 @@ class CPythonRuntime(Runtime):
 class ExternalRuntime(Runtime):
     """A real board already on the bus: nothing to start."""
 
-    def command(self, storage: Path, realtime: bool) -> list[str]:
+    def command(self, storage: Path, realtime: bool, device_args: Sequence[str] = ()) -> list[str]:
         return []
 
 

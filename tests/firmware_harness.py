@@ -37,16 +37,6 @@ DEVICE_DIR = Path(__file__).resolve().parent / "device"
 TICK_MASK = (1 << 30) - 1     # board clocks count ms modulo 2**30
 
 
-class MemoryStorage:
-    """Storage in a dict: read(name) -> bytes, or None when the file does not exist."""
-
-    def __init__(self, files: dict[str, bytes | str] | None = None) -> None:
-        self.files = {k: v.encode() if isinstance(v, str) else v for k, v in (files or {}).items()}
-
-    def read(self, name: str) -> bytes | None:
-        return self.files.get(name)
-
-
 def build_governor(cfg: Any = None) -> Governor:
     """The firmware application on a RAM CAN with a counting watchdog and the keigov bus tables."""
     return Governor(RamCan(), SimWatchdog(), keigov_bus, cfg if cfg is not None else fw_config.Config())
@@ -122,10 +112,11 @@ class Bench:
 
     WHEEL_NAMES = ("WHEEL_SPEED_FL", "WHEEL_SPEED_FR", "WHEEL_SPEED_RL", "WHEEL_SPEED_RR")
 
-    def __init__(self, cfg: Any = None, car: Car | None = None, start: int = 0) -> None:
+    def __init__(self, cfg: Any = None, car: Car | None = None, start: int = 0, node: Any = None) -> None:
         self.packer = packer()
         self.db = self.packer.db
-        self.app = build_governor(cfg)
+        self.node = node          # a core.node.Node: the whole device steps, not only the governor
+        self.app = node.app if node is not None else build_governor(cfg)
         self.can: RamCan = self.app.can
         self.car = car if car is not None else Car()
         self.now = start          # board clock of the next step, ms modulo 2**30
@@ -170,7 +161,7 @@ class Bench:
         self._car_frames()
         self.trace.append((now, self._pending))
         self._pending = []
-        self.app.step(now)
+        (self.node or self.app).step(now)
         out = self.take_sent(now)
         self.now = (now + PERIOD_MS) & TICK_MASK
         self.elapsed += PERIOD_MS

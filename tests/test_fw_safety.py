@@ -6,8 +6,6 @@ back with cantools, so each check covers decode, decision and encode together.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 import firmware_harness as fh
@@ -202,48 +200,6 @@ def test_a_fault_during_recovery_restarts_the_wait():
     bench.car.wheels_on = True
     bench.run(CFG.fault_recover_ms - 100)
     assert bench.state == FAULT
-
-
-# -- configuration -----------------------------------------------------------------------------
-
-@pytest.mark.parametrize(
-    "stored, reason",
-    [
-        (None, config.REJECT_MISSING),
-        ("{not json", config.REJECT_SYNTAX),
-        ("[1, 2]", config.REJECT_SYNTAX),
-        ('{"cap_ckph": 5000, "no_such_key": 1}', config.REJECT_UNKNOWN_KEY),
-        ('{"cap_ckph": 5000, "limp_ckph": 99999}', config.REJECT_OUT_OF_RANGE),
-        ('{"cap_ckph": 799}', config.REJECT_OUT_OF_RANGE),
-        ('{"cap_ckph": 5000.5}', config.REJECT_OUT_OF_RANGE),
-        ('{"cap_ckph": true}', config.REJECT_OUT_OF_RANGE),
-    ],
-)
-def test_refused_config_means_defaults_flag_and_event(stored, reason):
-    storage = fh.MemoryStorage({} if stored is None else {"config.json": stored})
-    cfg = config.load(storage)
-    assert cfg.defaults_reason == reason
-    for name, default, _lo, _hi in config.PARAMS:
-        assert getattr(cfg, name) == default, f"{name} not at its default"
-    bench = fh.Bench(cfg)
-    bench.car.set_speed(10)
-    bench.run(200)
-    assert bench.flags & bit(roles.FLAG_CONFIG_DEFAULTS)
-    assert bench.last("GOVERNOR_STATUS")["CONFIG_DEFAULTS"] == 1
-    assert [v for c, t, v in bench.events(events.CONFIG_DEFAULTS)] == [reason]
-    assert bench.last("GOVERNOR_COMMAND")["SPEED_LIMIT"] == pytest.approx(64.4)
-
-
-def test_accepted_config_is_applied_without_flag():
-    storage = fh.MemoryStorage({"config.json": json.dumps({"cap_ckph": 3000, "limp_ckph": 1000})})
-    cfg = config.load(storage)
-    assert cfg.defaults_reason == 0 and cfg.cap_ckph == 3000 and cfg.limp_ckph == 1000
-    bench = fh.Bench(cfg)
-    bench.car.set_speed(10)
-    bench.run(200)
-    assert not bench.flags & bit(roles.FLAG_CONFIG_DEFAULTS)
-    assert bench.last("GOVERNOR_COMMAND")["SPEED_LIMIT"] == pytest.approx(30.0)
-    assert not bench.events(events.CONFIG_DEFAULTS)
 
 
 def test_limiting_at_the_cap():

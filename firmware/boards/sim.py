@@ -14,39 +14,26 @@ In lock-step mode (default) the device runs exactly one control period per T rec
 so a run is deterministic and as fast as the two processes can exchange records. With
 --realtime the board keeps its own 10 ms schedule on the wall clock and takes frames
 as they come, as a real board does.
+
+Its flash is the file DIR/flash.img (--storage DIR), so provisioning, the installed
+configuration and the event log survive restarts as on a board. `--provision FILE`
+writes a provisioning record (keigov keys) and `--install FILE` installs a signed
+configuration (keigov config build) through the device's own checks, before the run;
+a refused configuration stops the board with the reason on stderr and exit status 3.
 """
 import struct
 import sys
 import time
 
 from boards.ramcan import RamCan
-from core import config
-from core.app import PERIOD_MS, Governor
+from core import link, persist
+from core.app import PERIOD_MS
+from core.memstorage import FileStorage
+from core.node import EVENT_BLOCKS, SLOT_BLOCKS, Node
 
+_BLOCK = 4096
 _HDR = 8
 _SPIN = 4000  # polls before blocking: exchanges take microseconds, a sleep ~40 us
-
-
-class DirStorage:
-    """Storage backed by a host directory (a board uses its flash filesystem)."""
-
-    def __init__(self, root):
-        self.root = root
-
-    def read(self, name):
-        try:
-            with open(self.root + "/" + name, "rb") as f:
-                return f.read()
-        except OSError:
-            return None
-
-    def write(self, name, data):
-        tmp = self.root + "/" + name + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        import os
-
-        os.rename(tmp, self.root + "/" + name)
 
 
 class SimWatchdog:
@@ -150,14 +137,34 @@ class SimBoard:
     def __init__(self, storage_dir):
         self.can = RamCan()
         self.watchdog = SimWatchdog()
-        self.storage = DirStorage(storage_dir)
+        blocks = persist.device_blocks(_BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
+        self.flash = FileStorage(storage_dir + "/flash.img", _BLOCK, blocks)
         self.link = StdioLink()
+        self._evbuf = bytearray(5)
+        self.boot()
+
+    def boot(self):
+        """Power on: everything the device knows comes from its flash."""
         from tables import keigov_bus
 
-        self.cfg = config.load(self.storage)
-        self.app = Governor(self.can, self.watchdog, keigov_bus, self.cfg)
+        self.node = Node(self.can, self.watchdog, self.flash, keigov_bus)
+        self.app = self.node.app
         self._event_seq = 0
-        self._evbuf = bytearray(5)
+
+    def prepare(self, provision, install):
+        """Flashing-time setup from host files; False (reason on stderr) if refused."""
+        if provision:
+            self.node.provision(_read(provision))
+            self.boot()
+        if install:
+            status = self.node.install(_read(install))
+            if status != link.OK:
+                store = self.node.stored.store
+                sys.stderr.write("configuration refused: link status %d, reason %d, detail %d\n"
+                                 % (status, store.reason, store.detail))
+                return False
+            self.boot()
+        return True
 
     def _send_outputs(self):
         can = self.can
@@ -179,7 +186,6 @@ class SimBoard:
 
     def run_lockstep(self):
         link = self.link
-        app = self.app
         can = self.can
         ticks_us = time.ticks_us if hasattr(time, "ticks_us") else None
         while True:
@@ -189,9 +195,11 @@ class SimBoard:
                 can.deliver(link.value(), link.payload, link.hdr[1])
             elif kind == 84:  # T
                 t0 = ticks_us() if ticks_us else time.perf_counter_ns() // 1000
-                app.step(link.value())
+                self.node.step(link.value())
                 t1 = ticks_us() if ticks_us else time.perf_counter_ns() // 1000
                 self._send_outputs()
+                if self.node.reboot_requested:
+                    self.boot()
                 link.put(68, t1 - t0, self._evbuf, 0, 0)
                 link.flush()
             else:  # Q or end of input
@@ -201,7 +209,6 @@ class SimBoard:
     def run_realtime(self):
         """Own 10 ms schedule on the wall clock; frames from the host as they arrive."""
         link = self.link
-        app = self.app
         can = self.can
         ticks_ms = getattr(time, "ticks_ms", None) or (lambda: int(time.monotonic() * 1000) & 0x3FFFFFFF)
         ticks_diff = getattr(time, "ticks_diff", None) or (lambda a, b: ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000)
@@ -217,28 +224,44 @@ class SimBoard:
             now = ticks_ms()
             if ticks_diff(now, next_t) >= 0:
                 t0 = time.ticks_us() if hasattr(time, "ticks_us") else 0
-                app.step(now & 0x3FFFFFFF)
+                self.node.step(now & 0x3FFFFFFF)
                 if hasattr(time, "ticks_us"):
-                    app.note_loop_time(time.ticks_diff(time.ticks_us(), t0))
+                    self.app.note_loop_time(time.ticks_diff(time.ticks_us(), t0))
                 self._send_outputs()
+                if self.node.reboot_requested:
+                    self.boot()
                 link.flush()
                 next_t = (next_t + PERIOD_MS) & 0x3FFFFFFF
             else:
                 link._ready(1)
 
 
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def main(argv):
     storage = "."
     realtime = False
+    provision = install = None
     i = 0
     while i < len(argv):
         if argv[i] == "--storage":
             storage = argv[i + 1]
             i += 1
+        elif argv[i] == "--provision":
+            provision = argv[i + 1]
+            i += 1
+        elif argv[i] == "--install":
+            install = argv[i + 1]
+            i += 1
         elif argv[i] == "--realtime":
             realtime = True
         i += 1
     board = SimBoard(storage)
+    if not board.prepare(provision, install):
+        sys.exit(3)
     if realtime:
         board.run_realtime()
     else:

@@ -1,7 +1,8 @@
 """The governor application: one control period at a time.
 
-`Governor(hw, table, cfg)` takes its hardware from the board (CAN, clock, watchdog) and
-its signal table from `tables/`; `step(now)` is the whole control period: drain and
+`Governor(can, watchdog, table, cfg, fence=...)` takes its hardware from the board, its
+signal table from `tables/` and its zones (core.geofence) from the installed
+configuration (core/node.py assembles all of it); `step(now)` is the whole control period: drain and
 check every received frame, expire stale inputs, decide, transmit what is due, feed the
 watchdog. It allocates nothing after construction; boards call it on their own schedule.
 """
@@ -15,14 +16,14 @@ PERIOD_MS = 10
 
 
 class Governor:
-    def __init__(self, can, watchdog, table, cfg, log=None):
+    def __init__(self, can, watchdog, table, cfg, log=None, fence=None):
         self.can = can
         self.watchdog = watchdog
         self.cfg = cfg
         self.log = log if log is not None else EventLog()
         self.rx = Receiver(table, self.log)
         self.tx = Transmitter(table, can)
-        self.safety = Supervisor(cfg, table, self.rx, self.log, PERIOD_MS)
+        self.safety = Supervisor(cfg, table, self.rx, self.log, PERIOD_MS, fence)
         self._frame = bytearray(64)
         self.loop_us_max = 0       # longest step in the current telemetry window
         self._loop_us_window = 0

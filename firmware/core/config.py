@@ -1,16 +1,13 @@
 """Governor parameters: defaults, bounds and units as data.
 
-Every value is an integer in firmware units. A stored configuration is accepted only if
-every key is known and every value is an int inside its bounds; otherwise the whole file
-is refused and the built-in defaults apply (deny by default), with a status flag and an
-event saying why.
+Every value is an integer in firmware units. The installed configuration (a signed blob,
+core/cfgblob.py) is accepted only if every name is known and every value inside these
+bounds; otherwise it is refused whole and the built-in defaults apply (deny by default),
+with a status flag and an event saying why (`defaults_reason`).
 """
 from micropython import const
 
-REJECT_MISSING = const(1)
-REJECT_SYNTAX = const(2)
-REJECT_UNKNOWN_KEY = const(3)
-REJECT_OUT_OF_RANGE = const(4)
+REJECT_MISSING = const(1)     # defaults_reason: no configuration installed
 
 # name, default, minimum, maximum. Speeds in 0.01 km/h, torque in 0.1 %, times in ms.
 PARAMS = (
@@ -51,40 +48,3 @@ class Config:
         for name, default, _lo, _hi in PARAMS:
             setattr(self, name, default)
         self.defaults_reason = 0  # 0: stored configuration in force
-
-    def apply(self, values):
-        """Take a dict of stored values whole, or refuse it whole. Returns a REJECT_* or 0."""
-        bounds = {}
-        for name, _default, lo, hi in PARAMS:
-            bounds[name] = (lo, hi)
-        for key in values:
-            if key not in bounds:
-                return REJECT_UNKNOWN_KEY
-            v = values[key]
-            lo, hi = bounds[key]
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
-                return REJECT_OUT_OF_RANGE
-        for key in values:
-            setattr(self, key, values[key])
-        return 0
-
-
-def load(storage, name="config.json"):
-    """Config from storage (JSON object of PARAMS names), or defaults with a reason."""
-    import json
-
-    cfg = Config()
-    data = storage.read(name)
-    if data is None:
-        cfg.defaults_reason = REJECT_MISSING
-        return cfg
-    try:
-        values = json.loads(data)
-    except ValueError:
-        cfg.defaults_reason = REJECT_SYNTAX
-        return cfg
-    if not isinstance(values, dict):
-        cfg.defaults_reason = REJECT_SYNTAX
-        return cfg
-    cfg.defaults_reason = cfg.apply(values)
-    return cfg

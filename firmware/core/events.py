@@ -1,7 +1,7 @@
 """Event log: a preallocated ring of (code, time, value) records.
 
 Recording never allocates, so the control loop may record from anywhere. A reader (the
-board's link, later persistent storage) walks the ring with its own cursor; when the
+sim board's record stream, core/node.py persisting to flash) walks the ring with its own cursor; when the
 ring overflows the oldest records are overwritten and `dropped` counts them.
 """
 from array import array
@@ -32,6 +32,8 @@ GNSS_FALLBACK = const(21)      # value: reason (zonestate.FALLBACK_*)
 GNSS_REGAINED = const(22)      # value: ms without a usable fix
 GNSS_REANCHORED = const(23)    # value: distance from the old position (m, the larger axis)
 ZONES_REFUSED = const(24)      # value: reason (geofence.ERR_*)
+# Operator (core/node.py, over the link).
+FAULTS_CLEARED = const(25)     # latched warnings cleared on request
 
 NAMES = {
     BOOT: "boot",
@@ -58,6 +60,7 @@ NAMES = {
     GNSS_REGAINED: "gnss_regained",
     GNSS_REANCHORED: "gnss_reanchored",
     ZONES_REFUSED: "zones_refused",
+    FAULTS_CLEARED: "faults_cleared",
 }
 
 

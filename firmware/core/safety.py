@@ -25,8 +25,9 @@ LOCKOUT = const(4)
 
 
 class Supervisor:
-    def __init__(self, cfg, table, rx, log, period_ms):
+    def __init__(self, cfg, table, rx, log, period_ms, fence=None):
         self.cfg = cfg
+        self.fence = fence        # core.geofence.Fence of the installed zones, or None
         self.rx = rx
         self.log = log
         self.period_ms = period_ms

@@ -1,0 +1,43 @@
+"""A simulated device's flash, prepared the way flashing prepares a board's.
+
+The sim board (firmware/boards/sim.py) keeps its flash in DIR/flash.img. Before a HIL
+run or a replay the host writes the provisioning record of the simulation key and a
+configuration signed with it into DIR, and the board installs them at start with its
+own checks (`--provision`, `--install`): a scenario's limits reach the firmware exactly
+as an operator's `keigov config push` would, and a value the device refuses stops the
+run instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from keigov.config.blob import ConfigBlob
+from keigov.config.keys import KeyFile
+from keigov.config.params import firmware_params
+from keigov.fileio import write_atomic
+from keigov.fwsource import literal
+
+SIM_DEVICE = "KG-SIM"
+
+
+def sim_key() -> KeyFile:
+    """The simulated device's key: fixed (runs are reproducible), and no secret."""
+    cap = firmware_params()["cap_ckph"]
+    return KeyFile(SIM_DEVICE, hashlib.sha256(b"keigov simulated device").digest(), cap.minimum, cap.maximum)
+
+
+def prepare(storage: Path, params: dict[str, int], zones: bytes | None = None,
+            tables_source: str | None = None, version: int = 1) -> list[str]:
+    """Write the key's provisioning record and a signed configuration into `storage`;
+    returns the sim board's arguments that install them. `tables_source` defaults to
+    the SOURCE of the firmware's bundled tables."""
+    key = sim_key()
+    if tables_source is None:
+        tables_source = str(literal("tables/keigov_bus.py", "SOURCE"))
+    blob = ConfigBlob(key.device, version, dict(params), tables_source, zones).sign(key.key)
+    provision, config = storage / "provision.bin", storage / "config.bin"
+    write_atomic(provision, key.provision_record())
+    write_atomic(config, blob)
+    return ["--provision", str(provision), "--install", str(config)]
