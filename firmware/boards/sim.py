@@ -146,8 +146,8 @@ class StdioLink:
 
 class StreamPort:
     """The serial link's port on unix streams the host made non-blocking: never waits
-    for input, and retries output the pty cannot take yet (for a while: a port nobody
-    reads must not stop the board)."""
+    for input, and gives output the pty cannot take 2 ms at most, then drops the rest:
+    a host that stops reading must not stretch the control period (it asks again)."""
 
     def __init__(self, inp, out):
         self.inp = getattr(inp, "raw", inp)    # CPython: unbuffered, so reads return what is there
@@ -175,7 +175,7 @@ class StreamPort:
     def write(self, buf, n):
         at = 0
         stalls = 0
-        while at < n and stalls < 100:
+        while at < n and stalls < 2:
             try:
                 k = self.out.write(self._view(1, buf, n) if at == 0 else memoryview(buf)[at:n])
             except OSError:
@@ -184,7 +184,7 @@ class StreamPort:
                 at += k
             else:
                 stalls += 1
-                self._poll.poll(2)
+                self._poll.poll(1)
         return at
 
 
