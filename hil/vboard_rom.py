@@ -4,14 +4,14 @@ the unix port behind a pty. Runs under MicroPython only (hil/vboard.py starts it
 The unix port's own REPL speaks the raw REPL, but it cannot stand in for a board's: at a
 soft reset (Ctrl-D at an empty raw REPL, which mpremote sends before its first command)
 it exits, and it has no machine.reset(). So this script does the board's part, in the
-board's words:
+board's words (and os.stat("") is the current directory, as on a board's filesystem):
 
   boot     run boot.py, then main.py, from the board's filesystem (the working
            directory); an exception or a KeyboardInterrupt in them prints its traceback
            and the friendly REPL starts, as on a pyboard
   REPL     friendly (">>> ", Ctrl-A raw, Ctrl-B banner, Ctrl-C cancel, Ctrl-D soft reset)
            and raw ("raw REPL; CTRL-B to exit", code up to Ctrl-D, "OK", output, 0x04,
-           error, 0x04, ">"; raw-paste is declined with "R\\x00", as a port without it does)
+           error, 0x04, ">"; raw-paste, mpremote's fast way in, with 512-byte windows)
   resets   a soft reset prints "MPY: soft reboot" and a hard one (machine.reset()) says
            nothing; either ends this process with a status that tells hil/vboard.py how
            to start the next one (fresh heap and modules, as a reset gives)
@@ -29,6 +29,7 @@ EXIT_SOFT = 81      # soft reset from the friendly REPL: boot again, main.py run
 EXIT_SOFT_RAW = 82  # soft reset from the raw REPL: boot.py only, then the raw REPL
 
 _RAW_BANNER = "raw REPL; CTRL-B to exit\r\n"
+_WINDOW = 512  # raw-paste window: bytes the host may send before the next 0x01
 
 
 class Console:
@@ -86,6 +87,26 @@ class _Machine:
 
     def bootloader(self):
         raise SystemExit(EXIT_HARD)
+
+
+class _Os:
+    """The unix port's os module, with a board filesystem's view of "": the current
+    directory (mpremote's `cp FILE :` stats "" to see that its destination exists)."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def stat(self, path):
+        return self._real.stat(path or ".")
+
+    def listdir(self, path="."):
+        return self._real.listdir(path or ".")
+
+    def ilistdir(self, path="."):
+        return self._real.ilistdir(path or ".")
 
 
 class Rom:
@@ -187,8 +208,10 @@ class Rom:
         while True:
             c = con.getc()
             if c == 1:
-                if code == b"\x05A":  # raw-paste request: not supported, carry on in raw mode
-                    con.write(b"R\x00")
+                if code == b"\x05A":
+                    status = self.exec_raw(self.paste())
+                    if status is not None:
+                        return status
                 else:
                     con.write(_RAW_BANNER + ">")
                 code = bytearray()
@@ -202,20 +225,42 @@ class Rom:
                 if not code:
                     con.write("\r\nMPY: soft reboot\r\n")
                     return EXIT_SOFT_RAW
-                err = io.StringIO()
-                status = None
-                try:
-                    exec(compile(bytes(code).decode(), "<stdin>", "exec"), self.globals)
-                except SystemExit as e:
-                    status = e.args[0] if e.args and e.args[0] in (EXIT_HARD, EXIT_SOFT) else EXIT_SOFT_RAW
-                except BaseException as e:  # noqa: B036
-                    sys.print_exception(e, err)
+                status = self.exec_raw(code)
                 if status is not None:
                     return status
-                con.write(b"\x04" + err.getvalue().encode() + b"\x04>")
                 code = bytearray()
             else:
                 code.append(c)
+
+    def paste(self):
+        """Raw-paste mode: the code arrives in windows the host may send without waiting
+        for echoes, each acknowledged with 0x01, ended by 0x04."""
+        con = self.con
+        con.write(b"R\x01" + bytes((_WINDOW & 0xFF, _WINDOW >> 8)))
+        code = bytearray()
+        taken = 0
+        while True:
+            c = con.getc()
+            if c == 4:
+                con.write(b"\x04")
+                return code
+            code.append(c)
+            taken += 1
+            if taken == _WINDOW:
+                taken = 0
+                con.write(b"\x01")
+
+    def exec_raw(self, code):
+        """Run raw REPL code: output, 0x04, the error's traceback, 0x04, the prompt."""
+        err = io.StringIO()
+        try:
+            exec(compile(bytes(code).decode(), "<stdin>", "exec"), self.globals)
+        except SystemExit as e:
+            return e.args[0] if e.args and e.args[0] in (EXIT_HARD, EXIT_SOFT) else EXIT_SOFT_RAW
+        except BaseException as e:  # noqa: B036
+            sys.print_exception(e, err)
+        self.con.write(b"\x04" + err.getvalue().encode() + b"\x04>")
+        return None
 
 
 def main(argv):
@@ -228,6 +273,7 @@ def main(argv):
     import machine
 
     sys.modules["machine"] = _Machine(machine)
+    sys.modules["os"] = _Os(os)
     rom = Rom(Console())
     status = rom.run_file("boot.py")
     if status is None and opts["--mode"] == "boot":

@@ -42,6 +42,12 @@ def board(tmp_path: Path):
         yield b
 
 
+@pytest.fixture()
+def blank_board(tmp_path: Path):
+    with VirtualBoard(tmp_path / "board", factory_firmware=False) as b:
+        yield b
+
+
 def test_mpremote_breaks_in_on_the_running_firmware_and_reset_brings_it_back(board):
     info = json.loads(cli("device", "info", "--port", board.port, "--json"))
     assert info["board"] == "sim" and not info["provisioned"]
@@ -76,13 +82,21 @@ max_kph = 2.0
 # shared host, and a stall past the wheel speeds' 50 ms timeout is a (correct) fault there.
 
 
-def test_provision_push_a_new_cap_reboot_and_a_scenario_meets_it(board, tmp_path):
-    key = tmp_path / "KG-VB1.key"
-    cli("keys", "new", "--device", "KG-VB1", "-o", str(key))
-    record = json.loads(key.read_text())
+def test_provisioning_from_the_repl(board, tmp_path):
+    key = tmp_path / "KG-VB0.key"
+    cli("keys", "new", "--device", "KG-VB0", "-o", str(key))
     prov = load_key(key).provision_record().hex()
     mpremote(board.port, "exec", f"import boards, binascii; boards.load('sim').provision(binascii.unhexlify('{prov}'))")
     mpremote(board.port, "reset")
+    assert json.loads(cli("device", "info", "--port", board.port, "--json", "--timeout", "2"))["device_id"] == "KG-VB0"
+
+
+def test_flash_push_a_new_cap_reboot_and_a_scenario_meets_it(blank_board, tmp_path):
+    board = blank_board
+    key = tmp_path / "KG-VB1.key"
+    cli("keys", "new", "--device", "KG-VB1", "-o", str(key))
+    record = json.loads(key.read_text())
+    cli("flash", "--port", board.port, "--board", "sim", "--key", str(key))
     (tmp_path / "fleet.toml").write_text("version = 4\ncap_kph = 30\nlimp_kph = 10\n")
     cli("config", "build", str(tmp_path / "fleet.toml"), "--key", str(key), "-o", str(tmp_path / "fleet.bin"))
     cli("config", "push", str(tmp_path / "fleet.bin"), "--port", board.port, "--timeout", "2")
