@@ -57,3 +57,14 @@ def test_a_file_that_differs_on_the_device_is_named(blank_board, tmp_path):
 def test_production_without_a_key_is_refused_before_touching_the_board(tmp_path):
     out = keigov("flash", "--port", str(tmp_path / "no-such-port"), "--board", "sim", "--production")
     assert out.returncode == 2 and "--production needs --key" in out.stderr
+
+
+@pytest.mark.parametrize("name", sorted(flashing.TARGETS))
+def test_every_target_compiles_and_names_a_registered_board(name, tmp_path):
+    import fwenv  # noqa: F401  (firmware/ on sys.path)
+    from boards import BOARDS
+
+    t = flashing.target(name)
+    files = flashing.stage(t, tmp_path)
+    assert name in BOARDS and f"{BOARDS[name].replace('.', '/')}.mpy" in files
+    assert all((tmp_path / p).read_bytes()[:1] == b"M" for p in files if p.endswith(".mpy"))

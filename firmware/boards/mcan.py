@@ -26,9 +26,9 @@ class MachineCan:
         self.can = can
         self.rx_id = 0
         self._data = bytearray(64)
-        self._msg = [0, memoryview(self._data), 0, 0]
-        self._tx_buf = None
-        self._tx_views = None
+        self._msg = [0, memoryview(self._data), 0, 0]  # type: list
+        self._tx_buf = None  # type: object
+        self._tx_views = []  # type: list
 
     def recv(self, buf):
         m = self.can.recv(self._msg)

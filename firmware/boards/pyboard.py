@@ -13,30 +13,31 @@ EVENT_BLOCKS = const(4)
 
 
 class PybCan:
-    """core's CAN interface on pyb.CAN: FIFO 0 standard ids, FIFO 1 extended ones."""
+    """core's CAN interface on pyb.CAN. pyb.CAN filters one id length, chosen at init:
+    11-bit ids here, as on the governor's own bus (docs/boards.md); sending does both."""
 
     def __init__(self, bus=1):
-        can = pyb.CAN(bus, pyb.CAN.NORMAL, baudrate=BITRATE, auto_restart=True)
-        can.setfilter(0, pyb.CAN.MASK16, 0, (0, 0, 0, 0))
-        can.setfilter(1, pyb.CAN.MASK32, 1, (0, 0), extframe=True)
+        can = pyb.CAN(bus, pyb.CAN.NORMAL)
+        can.init(pyb.CAN.NORMAL, baudrate=BITRATE, auto_restart=True)
+        can.setfilter(0, pyb.CAN.MASK16, 0, (0, 0, 0, 0))  # every standard id into FIFO 0
         self.can = can
         self.rx_id = 0
         self._data = bytearray(8)
-        self._msg = [0, False, False, 0, memoryview(self._data)]
-        self._tx_buf = None
-        self._tx_views = None
+        self._msg = [0, False, False, 0, memoryview(self._data)]  # type: list
+        self._tx_buf = None  # type: object
+        self._tx_views = []  # type: list
 
     def recv(self, buf):
-        for fifo in (0, 1):
-            if self.can.any(fifo):
-                m = self.can.recv(fifo, self._msg, timeout=0)
-                self.rx_id = m[0] | (0x20000000 if m[1] else 0)
-                data = m[4]
-                n = len(data)
-                for i in range(n):
-                    buf[i] = data[i]
-                return n
-        return -1
+        if not self.can.any(0):
+            return -1
+        self.can.recv(0, self._msg, timeout=0)  # fills the list in place: no allocation
+        m = self._msg
+        self.rx_id = m[0]
+        data = m[4]
+        n = len(data)
+        for i in range(n):
+            buf[i] = data[i]
+        return n
 
     def send(self, frame_id, buf, length):
         if self._tx_buf is not buf:  # the transmitter passes one buffer: its views, made once
@@ -55,8 +56,8 @@ class VcpPort:
 
     def __init__(self):
         self.vcp = pyb.USB_VCP()
-        self._views = None
-        self._buf = None
+        self._views = []  # type: list
+        self._buf = None  # type: object
 
     def readinto(self, buf, n):
         return self.vcp.readinto(buf, n) or 0

@@ -134,14 +134,16 @@ def run(node, reset, repl_off):
     ticks_us = time.ticks_us
     ticks_diff = time.ticks_diff
     next_t = ticks_ms()
+    now = 0  # the node's ms clock: the periods run, kept below 2**30
     try:
         while True:
             if ticks_diff(ticks_ms(), next_t) < 0:
                 continue
             t0 = ticks_us()
-            node.step(next_t & 0x3FFFFFFF)
+            node.step(now)
             node.app.note_loop_time(ticks_diff(ticks_us(), t0))
             next_t = time.ticks_add(next_t, PERIOD_MS)
+            now = (now + PERIOD_MS) & 0x3FFFFFFF
             if node.reboot_requested:
                 reset()
             if node.break_requested:

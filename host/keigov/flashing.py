@@ -40,9 +40,16 @@ class Target:
     description: str
 
 
+_REAL = ("boards/realboard.py",)
+_MCP = ("boards/mcp.py", "drivers/__init__.py", "drivers/mcp2515.py") + _REAL
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("sim", "x64", ("boards/sim.py", "boards/ramcan.py", "core/memstorage.py"),
            "the virtual dev board (keigov board): MicroPython's unix port on x86-64"),
+    Target("pyboard", "armv7emsp", ("boards/pyboard.py",) + _REAL, "STM32 pyboard, pyb.CAN (Cortex-M4F)"),
+    Target("stm32", "armv7emsp", ("boards/mcan.py",) + _REAL, "STM32 with machine.CAN, MicroPython >= 1.28"),
+    Target("mimxrt", "armv7emdp", ("boards/mcan.py",) + _REAL, "MIMXRT with machine.CAN (Cortex-M7)"),
+    Target("rp2-mcp2515", "armv6m", _MCP, "RP2040 + MCP2515 on SPI (Cortex-M0+)"),
+    Target("esp32-mcp2515", "xtensawin", _MCP, "ESP32 + MCP2515 on SPI"),
 )}
 
 
