@@ -68,3 +68,21 @@ def test_every_target_compiles_and_names_a_registered_board(name, tmp_path):
     files = flashing.stage(t, tmp_path)
     assert name in BOARDS and f"{BOARDS[name].replace('.', '/')}.mpy" in files
     assert all((tmp_path / p).read_bytes()[:1] == b"M" for p in files if p.endswith(".mpy"))
+
+
+def test_a_production_board_answers_the_link_and_nothing_else(blank_board, tmp_path):
+    key = tmp_path / "KG-PR1.key"
+    assert keigov("keys", "new", "--device", "KG-PR1", "-o", str(key)).returncode == 0
+    done = keigov("flash", "--port", blank_board.port, "--board", "sim", "--key", str(key), "--production")
+    assert done.returncode == 0, done.stderr
+    assert "for production" in done.stdout
+    try:  # mpremote waits on a pty without a deadline (read(1) when is_pty): a timeout is its refusal
+        refused = subprocess.run([sys.executable, "-m", "mpremote", "connect", blank_board.port, "exec", "print(1)"],
+                                 capture_output=True, text=True, timeout=15)
+        assert refused.returncode != 0 and refused.stdout.strip() != "1"
+    except subprocess.TimeoutExpired:
+        pass
+    status = json.loads(keigov("device", "status", "--port", blank_board.port, "--json").stdout)
+    assert status["link_bad_frame"] + status["link_bad_crc"] > 0  # mpremote's bytes were link garbage
+    info = json.loads(keigov("device", "info", "--port", blank_board.port, "--json").stdout)
+    assert info["device_id"] == "KG-PR1"
