@@ -101,8 +101,8 @@ def main() -> None:
           f"{'replies/step':>13} {'answered':>9}")
     for mode in MODES:
         r = run(mode, seconds)
-        print(f"{mode:<10} {r['median']:>9} us {r['p90']:>5} us {r['p99']:>5} us {r['max']:>5} us {r['period_max']:>8} us "
-              f"{r['bytes_max']:>11} {r['replies_max']:>13} {r['frames']:>9}")
+        print(f"{mode:<10} {r['median']:>9} us {r['p90']:>5} us {r['p99']:>5} us {r['max']:>5} us "
+              f"{r['period_max']:>8} us {r['bytes_max']:>11} {r['replies_max']:>13} {r['frames']:>9}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import threading
 import time
 import tty
 from pathlib import Path
+from typing import BinaryIO
 
 import can
 
@@ -79,6 +80,7 @@ class VirtualBoard:
         self._closing = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
+        self._log: BinaryIO | None = None
 
     def start(self) -> str:
         """Power on; returns the serial port's path."""
@@ -109,11 +111,16 @@ class VirtualBoard:
 
     def close(self) -> None:
         self._closing.set()
-        proc = self._proc
-        if proc and proc.poll() is None:
-            proc.kill()
         for t in self._threads:
-            t.join(timeout=5)
+            while t.is_alive():  # kill the MCU until the thread that restarts it has seen the close
+                proc = self._proc
+                if proc and proc.poll() is None:
+                    proc.kill()
+                t.join(timeout=0.5)
+        self._threads = []
+        if self._log:
+            self._log.close()
+            self._log = None
         for fd in (self._master, self._slave):
             if fd >= 0:
                 os.close(fd)
@@ -131,7 +138,8 @@ class VirtualBoard:
         hw = f"--board sim --storage {self.root} --realtime --port stdio --can {to_r},{from_w}"
         proc = subprocess.Popen(
             [self._exe, "-X", HEAP, str(ROM), "--fs", str(self.fs), "--mode", mode, "--hw", hw],
-            stdin=self._master, stdout=self._master, stderr=self._log, pass_fds=(to_r, from_w), cwd=self.fs)
+            stdin=self._master, stdout=self._master, stderr=self._log or subprocess.DEVNULL,
+            pass_fds=(to_r, from_w), cwd=self.fs)
         os.close(to_r)
         os.close(from_w)
         with self._lock:
@@ -151,8 +159,9 @@ class VirtualBoard:
                 os.close(self._to_mcu)
                 self._to_mcu = -1
             if status not in (EXIT_HARD, EXIT_SOFT, EXIT_SOFT_RAW) and not self._closing.is_set():
-                self._log.write(f"vboard: the MCU stopped with status {status}; restarting\n".encode())
-                self._log.flush()
+                if self._log:
+                    self._log.write(f"vboard: the MCU stopped with status {status}; restarting\n".encode())
+                    self._log.flush()
                 time.sleep(0.2)  # a crash loop must not spin
             mode = "raw" if status == EXIT_SOFT_RAW else "boot"
 

@@ -144,9 +144,10 @@ def main(source, n, paced):
             break
     s = sorted(steps)
     lk = node.link
-    print("steps", n, "median", s[n // 2], "p90", s[n * 9 // 10], "p99", s[n * 99 // 100], "max", s[-1], "period_max", period_max,
-          "bytes_max", bytes_max, "reads_max", reads_max, "replies_max", replies_max, "frames", lk.frames, "bad_crc", lk.bad_crc,
-          "bad_frame", lk.bad_frame, "oversized", lk.oversized, "break", int(node.break_requested))
+    print("steps", n, "median", s[n // 2], "p90", s[n * 9 // 10], "p99", s[n * 99 // 100], "max", s[-1],
+          "period_max", period_max, "bytes_max", bytes_max, "reads_max", reads_max, "replies_max", replies_max,
+          "frames", lk.frames, "bad_crc", lk.bad_crc, "bad_frame", lk.bad_frame, "oversized", lk.oversized,
+          "break", int(node.break_requested))
 
 
 if __name__ == "__main__":
