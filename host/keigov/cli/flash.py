@@ -19,9 +19,9 @@ boards:
 """ + "\n".join(f"  {t.name:<14} {t.description}" for t in TARGETS.values()) + """
 
 examples:
-  keigov flash --port /dev/ttyACM0 --board sim --key keys/KG-0001.key
+  keigov flash --port /dev/ttyACM0 --board pyboard --key keys/KG-0001.key
   keigov flash --port /dev/pts/3 --board sim                  # firmware only, keep the key
-  keigov flash --port /dev/ttyACM0 --board sim --key k.key --production
+  keigov flash --port /dev/ttyACM0 --board rp2-mcp2515 --key k.key --production
 
 exit status: 0 flashed and answering, 2 bad arguments or key file, 3 the board or a tool failed
 """
