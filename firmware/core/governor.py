@@ -14,7 +14,7 @@ _FULL = const(1000)       # 100.0 % torque in permille
 # (with kp_q10 <= 16384, ki_q10 <= 8192, lookahead <= 2 s: core/config.py), so no
 # intermediate becomes a big int on a 32-bit port whatever the inputs say.
 _ACCEL_MAX = const(100000)  # ckph/s (278 m/s^2: a glitch, not a vehicle)
-_ERR_MAX = const(8000)      # ckph
+ERR_MAX = const(8000)      # ckph
 
 
 class SpeedGovernor:
@@ -40,10 +40,10 @@ class SpeedGovernor:
         elif accel < -_ACCEL_MAX:
             accel = -_ACCEL_MAX
         err = target - (speed + accel * self.lookahead_ms // 1000)
-        if err > _ERR_MAX:
-            err = _ERR_MAX
-        elif err < -_ERR_MAX:
-            err = -_ERR_MAX
+        if err > ERR_MAX:
+            err = ERR_MAX
+        elif err < -ERR_MAX:
+            err = -ERR_MAX
         p = (self.kp * err) >> _Q
         integ = self.integ
         if not self.binding and p + (integ >> _Q) >= demand:
