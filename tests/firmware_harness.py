@@ -291,11 +291,14 @@ def mpy_cross_binary() -> str | None:
     return str(local) if local.exists() else shutil.which("mpy-cross")
 
 
-def run_micropython(code: str | Path, args: tuple[str, ...] = (), *, timeout: float = 60) -> str:
+def run_micropython(code: str | Path, args: tuple[str, ...] = (), *, timeout: float = 60,
+                    heap: str | None = None) -> str:
     """Run a snippet (str) or a script file (Path) under MicroPython with firmware/ as
-    working directory and on its import path. Returns stdout; raises with stderr."""
+    working directory and on its import path (`heap`: its heap size, e.g. "8M", for
+    scripts that load long traces). Returns stdout; raises with stderr."""
     binary = get_runtime("micropython").executable()   # EnvironmentProblem says how to install it
-    cmd = [binary, str(code)] if isinstance(code, Path) else [binary, "-c", code]
+    cmd = [binary] + (["-X", f"heapsize={heap}"] if heap else [])
+    cmd += [str(code)] if isinstance(code, Path) else ["-c", code]
     env = dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE}")
     proc = subprocess.run(cmd + list(args), cwd=FIRMWARE, env=env, capture_output=True, text=True,
                           timeout=timeout)
