@@ -74,6 +74,14 @@ def _inside(sc: Scenario, zone: ZoneShape, tr: Track) -> list[bool]:
             for c, x, y, h, v in zip(covered, tr.x, tr.y, tr.heading, tr.speed)]
 
 
+def _pass_through(data: Any, sc: Scenario, name: str) -> tuple[ZoneMap, ZoneShape, Track, list[bool]]:
+    """The zone named by a check, the track, and per period whether the vehicle was in it."""
+    zmap = _zone_map(sc)
+    zone = _zone(sc, zmap, name)
+    tr = _track(data, zmap)
+    return zmap, zone, tr, _inside(sc, zone, tr)
+
+
 def _shown(zone: ZoneShape, tr: Track, i: int) -> bool:
     """The bus shows the zone in force: LOCKOUT for a lockout, its id for a speed zone."""
     if zone.spec.lockout:
@@ -85,13 +93,17 @@ def _first(seq: range, pred: Any) -> int | None:
     return next((i for i in seq if pred(i)), None)
 
 
+def _failed(result: CheckResult, why: str) -> CheckResult:
+    """A measured value that passes its threshold but fails on another count."""
+    result.verdict = FAIL
+    result.detail += why
+    return result
+
+
 @check("zone_applied", "where the governor applied a zone, against the boundary the vehicle crossed",
        zone=Field(str, required=True, help="the zone's name in the zones file"), max_m=Field(float, 5.0, 0, 1000))
 def _zone_applied(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
-    zmap = _zone_map(sc)
-    zone = _zone(sc, zmap, p["zone"])
-    tr = _track(data, zmap)
-    inside = _inside(sc, zone, tr)
+    zmap, zone, tr, inside = _pass_through(data, sc, p["zone"])
     n = range(len(tr.t))
     name = f"zone_applied_{zone.spec.zone_id}"
     desc = f"distance from entering {zone.label} to the governor applying it"
@@ -113,10 +125,7 @@ def _zone_applied(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
        noise_m=Field(float, 5.0, 0, 100, help="GNSS error allowed on the hysteresis distance"),
        late_s=Field(float, 1.0, 0, 600))
 def _zone_released(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
-    zmap = _zone_map(sc)
-    zone = _zone(sc, zmap, p["zone"])
-    tr = _track(data, zmap)
-    inside = _inside(sc, zone, tr)
+    zmap, zone, tr, inside = _pass_through(data, sc, p["zone"])
     n = range(len(tr.t))
     hyst = sc.firmware_value("zone_hysteresis_m")
     dwell = sc.firmware_value("zone_dwell_ms") / 1000
@@ -132,24 +141,20 @@ def _zone_released(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     if release is None:
         return judge(name, desc, None, dwell - period, "s", ">=", "never released")
     if left is None or release < left:
-        result = judge(name, desc, 0.0, dwell - period, "s", ">=", f"released at {tr.t[release]:.2f} s, still inside")
-        result.verdict = FAIL
-        return result
+        return _failed(judge(name, desc, 0.0, dwell - period, "s", ">=", ""),
+                       f"released at {tr.t[release]:.2f} s, still inside")
     past = [zmap.distance_m(zone, tr.x[i], tr.y[i]) for i in range(left, len(tr.t))]
     clear = _first(range(len(past)), lambda k: past[k] >= hyst - p["noise_m"])
     surely = _first(range(len(past)), lambda k: past[k] >= hyst + p["noise_m"])
     at = past[release - left]
     if clear is None or left + clear > release:
-        result = judge(name, desc, 0.0, dwell - period, "s", ">=",
+        return _failed(judge(name, desc, 0.0, dwell - period, "s", ">=", ""),
                        f"released {at:.1f} m past the boundary: inside the hysteresis")
-        result.verdict = FAIL
-        return result
     waited = round(tr.t[release] - tr.t[left + clear], 2)
     result = judge(name, desc, waited, round(dwell - period, 2), "s", ">=",
                    f"left at {tr.t[left]:.2f} s, released at {tr.t[release]:.2f} s, {at:.1f} m past the boundary")
     if surely is not None and tr.t[release] - tr.t[left + surely] > dwell + p["late_s"]:
-        result.verdict = FAIL
-        result.detail += f"; late: more than the dwell + {p['late_s']:g} s after {hyst + p['noise_m']:g} m past"
+        return _failed(result, f"; late: more than the dwell + {p['late_s']:g} s after {hyst + p['noise_m']:g} m past")
     return result
 
 
@@ -171,8 +176,7 @@ def _lockout_speed(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     result = judge("lockout_speed", desc, round(t[reached] - t[locked], 2), p["within_s"], "s", "<=",
                    f"from {speed[locked]:.1f} km/h at {t[locked]:.2f} s; highest after: {after:.1f} km/h")
     if after > target + 2 * p["tolerance_kph"]:
-        result.verdict = FAIL
-        result.detail += " (not held)"
+        return _failed(result, " (not held)")
     return result
 
 
@@ -224,8 +228,7 @@ def _zone_hold(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     result = judge("zone_hold", desc, None if t is None else round(t - start, 2), p["max_s"], "s", "<=",
                    f"outage {p['outage']} from {start:g} s" + ("" if t is None else f"; held at {t:.2f} s"))
     if t is not None and fell is not None and fell < t:
-        result.verdict = FAIL
-        result.detail += f"; fell back at {fell:.2f} s without holding first"
+        return _failed(result, f"; fell back at {fell:.2f} s without holding first")
     return result
 
 
@@ -247,8 +250,7 @@ def _zone_fallback(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
                    round(expected - start + p["tolerance_s"], 2), "s", "<=",
                    f"expected {expected - start:.2f} s (hold {why}, last fix at {last:.2f} s)")
     if value is not None and value < expected - start - p["tolerance_s"]:
-        result.verdict = FAIL
-        result.detail += "; too early"
+        return _failed(result, "; too early")
     return result
 
 
