@@ -97,4 +97,4 @@ def write_key(path: Path, keyfile: KeyFile) -> None:
     """Write a key file readable by its owner only; never overwrite an existing one."""
     if path.exists():
         raise InputError("exists; a key is never overwritten (the device holds the old one)", where=str(path))
-    write_atomic(path, keyfile.to_json())  # mkstemp makes the file 0600, and rename keeps that
+    write_atomic(path, keyfile.to_json(), private=True)
