@@ -5,7 +5,7 @@ sim board's record stream, core/node.py persisting to flash) walks the ring with
 ring overflows the oldest records are overwritten and `dropped` counts them.
 
 The position comes from whoever knows it (core/zonestate.py, from the last good GNSS fix):
-`locate(x, y)` stamps every later record with it (`flags` bit POSITION, x/y in decimetres
+`locate(x, y)` stamps every later record with it (`flags` bit 0, x/y in decimetres
 east/north of the zone table's origin) until `unlocate()`, so a record taken by any module
 says where the vehicle was without that module knowing about GNSS.
 """
@@ -69,9 +69,6 @@ NAMES = {
 }
 
 
-POSITION = const(1)            # flags: x/y hold the position (core/evstore.py FLAG_POSITION)
-
-
 class EventLog:
     def __init__(self, capacity=64):
         self.capacity = capacity
@@ -83,13 +80,13 @@ class EventLog:
         self.y = array("i", [0] * capacity)
         self.count = 0      # events ever recorded (the newest is count - 1)
         self.dropped = 0    # overwritten before a reader took them
-        self._flags = 0     # stamped on every record: POSITION when _x/_y are known
+        self._flags = 0     # stamped on every record: 1 (evstore.FLAG_POSITION) when _x/_y are known
         self._x = 0
         self._y = 0
 
     def locate(self, x, y):
         """Records from now on happened at (x, y), dm from the zone table's origin."""
-        self._flags = POSITION
+        self._flags = 1     # evstore.FLAG_POSITION (no constant here: every const in this module is an event code)
         self._x = x
         self._y = y
 
