@@ -20,6 +20,7 @@ STATE_NAMES = {0: "INIT", 1: "NORMAL", 2: "LIMITING", 3: "FAULT", 4: "LOCKOUT"}
 STATUS_FLAGS = (
     "OVERSPEED_WARNING", "SPEED_TIMEOUT", "SPEED_CHECK_FAILED", "SPEED_IMPLAUSIBLE",
     "PEDAL_FAULT", "GNSS_INVALID", "SPEED_FROM_GNSS", "CONFIG_DEFAULTS",
+    "LOCKOUT_ACTIVE", "ZONE_HOLD", "ZONE_FALLBACK",
 )
 
 Frame = tuple[int, bytes, bool]
@@ -76,7 +77,7 @@ class VehicleNodes:
                 "LONGITUDE": round(fix.lon_deg, 7), "HDOP": round(_clip(fix.hdop, 0, 102.3), 1)}, counter=seq)
             self._emit(frames, t_s, "GNSS_VELOCITY", {
                 "GNSS_SPEED": round(_clip(fix.speed_kph, 0, 655.35), 2),
-                "GNSS_HEADING": _heading(fix.heading_deg)})
+                "GNSS_HEADING": _heading(fix.heading_deg)}, counter=seq)
         return frames
 
     def _emit(self, frames: list[Frame], t_s: float, name: str, values: dict[str, float],

@@ -7,7 +7,8 @@ header [kind, length, 0, 0, value u32 LE] followed by `length` payload bytes.
                   T  run one control period: value = time in ms (mod 2**30)
                   Q  stop
   device -> host  F  a frame the governor sent
-                  E  an event: value = time, payload = code (1 byte) + value (i32 LE)
+                  E  an event: value = time, payload = code u8, value i32, flags u8
+                     (bit 0: position known), x i32, y i32 (dm from the zone table's origin), LE
                   D  period done: value = microseconds the step took on this machine
 
 In lock-step mode (default) the device runs exactly one control period per T record,
@@ -215,7 +216,7 @@ class SimBoard:
         self.flash = open_flash(storage_dir)
         self.port = port
         self.link = StdioLink(*can) if can else StdioLink()
-        self._evbuf = bytearray(5)
+        self._evbuf = bytearray(14)
         self.boot()
 
     def boot(self):
@@ -254,8 +255,8 @@ class SimBoard:
         while seq < log.count:
             k = seq % log.capacity
             self._evbuf[0] = log.code[k]
-            struct.pack_into("<i", self._evbuf, 1, log.value[k])
-            link.put(69, log.time[k], self._evbuf, 0, 5)
+            struct.pack_into("<iBii", self._evbuf, 1, log.value[k], log.flags[k], log.x[k], log.y[k])
+            link.put(69, log.time[k], self._evbuf, 0, 14)
             seq += 1
         self._event_seq = seq
 

@@ -42,6 +42,7 @@ class Receiver:
         self.good_run = bytearray(n)
         self.bad_run = bytearray(n)
         self.counter = bytearray(n)
+        self.seq = bytearray(n)             # counter of the last accepted frame (pairs the parts of a GNSS fix)
         self.unread = bytearray(n)          # frames refused before their counter was read
         self.refused = array("i", [0] * n)  # frames refused, per message
         self.ignored = 0                    # frames with ids the table does not know
@@ -90,6 +91,7 @@ class Receiver:
                 values[role] = (raw[s - first] * mul[s] + add[s]) // div[s]
         self.last_ok[i] = now
         self.fresh[i] = 1
+        self.seq[i] = self.counter[i]
         self.bad_run[i] = 0
         if not self.valid[i]:
             g = self.good_run[i] + 1
