@@ -19,6 +19,7 @@ from keigov.config import blob as cfgblob
 from keigov.config.keys import KeyFile, load_key, write_key
 from keigov.config.params import firmware_params
 from keigov.fwsource import literal
+from keigov.zones import compile_zones
 from keigov.config.source import build_config
 from keigov.errors import InputError
 from keigov.paths import KEIGOV_MAP
@@ -70,10 +71,21 @@ def test_errors_name_the_key_and_reason(tmp_path, text, where, reason):
     assert where in str(exc.value) and reason in str(exc.value)
 
 
-def test_geojson_zones_must_be_compiled_first(tmp_path):
-    (tmp_path / "z.geojson").write_text("{}")
-    with pytest.raises(InputError, match="zones.*compiled zone tables"):
+def test_geojson_zones_are_compiled_into_the_configuration(tmp_path):
+    demo = Path(__file__).resolve().parents[1] / "hil" / "zones" / "demo.geojson"
+    (tmp_path / "z.geojson").write_bytes(demo.read_bytes())
+    config = build_config(write(tmp_path, "version = 1\nzones = 'z.geojson'\n"), KEY)
+    assert config.zones == compile_zones(demo).blob
+
+
+def test_bad_geojson_zones_name_the_feature_and_the_key(tmp_path):
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"kind": "speed_limit", "limit_kph": 20, "name": "yard"},
+         "geometry": {"type": "Point", "coordinates": [139.7, 35.6]}}]}       # a circle without radius_m
+    (tmp_path / "z.geojson").write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=r"features\[0\] 'yard'") as err:
         build_config(write(tmp_path, "version = 1\nzones = 'z.geojson'\n"), KEY)
+    assert "CONFIG.toml:2: zones" in str(err.value)
 
 
 def test_signal_map_carries_the_tables_source_the_firmware_runs(tmp_path):

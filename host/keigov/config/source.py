@@ -6,7 +6,7 @@
     lockout_mph = 5
     hysteresis_m = 15            # a looser zone applies this far past its boundary
     dwell_s = 2.5                # ... and after this long inside it
-    zones = "campus.zones"       # compiled zone tables (`keigov zones compile`), optional
+    zones = "campus.geojson"     # zones drawn in GeoJSON (or `keigov zones compile` output), optional
     signal_map = "../dbc/maps/keigov.toml"   # the tables the firmware runs, optional
     [params]                     # any firmware parameter by name, in firmware units
     overspeed_ms = 800
@@ -159,9 +159,14 @@ def _zones(src: _Source) -> bytes | None:
     path = _file(src, "zones")
     if path is None:
         return None
-    if path.suffix.lower() in (".geojson", ".json"):
-        raise src.fail("zones", "name the compiled zone tables (`keigov zones compile` output), not GeoJSON")
-    return path.read_bytes()
+    if path.suffix.lower() not in (".geojson", ".json"):
+        return path.read_bytes()        # tables compiled beforehand; the device checks them
+    from keigov.zones import ZonesInvalid, compile_zones
+
+    try:
+        return compile_zones(path).blob
+    except ZonesInvalid as exc:
+        raise src.fail("zones", f"{path.name}: " + "; ".join(str(i) for i in exc.issues)) from exc
 
 
 def _tables_source(src: _Source) -> str | None:
