@@ -39,6 +39,7 @@ GNSS_REANCHORED = const(23)    # value: distance from the old position (m, the l
 ZONES_REFUSED = const(24)      # value: reason (geofence.ERR_*)
 # Operator (core/node.py, over the link).
 FAULTS_CLEARED = const(25)     # latched warnings cleared on request
+CONFIG_INSTALLED = const(26)   # value: version of the configuration committed (runs from the next boot)
 
 NAMES = {
     BOOT: "boot",
@@ -66,6 +67,7 @@ NAMES = {
     GNSS_REANCHORED: "gnss_reanchored",
     ZONES_REFUSED: "zones_refused",
     FAULTS_CLEARED: "faults_cleared",
+    CONFIG_INSTALLED: "config_installed",
 }
 
 
