@@ -41,6 +41,8 @@ _LOCKOUT_FILL = "#e53935"
 _MARGIN_M = 60.0
 _MIN_VIEW_M = 200.0
 _PIN_M = 25.0              # marks closer than this share a pin
+_LABEL_ROWS_PT = (12, -12, 24, -24, 36, -36)   # label offsets from their pins
+_CHAR_SHARE = 0.0075       # share of the view's width one label character takes (7 pt on an 8 in axes)
 
 
 def plot_track_map(
@@ -80,7 +82,7 @@ def plot_track_map(
         ax.plot(xs[0], ys[0], "o", color="black", markersize=6, zorder=5)
         ax.plot(xs[-1], ys[-1], "s", color="black", markersize=6, zorder=5)
     hidden, farthest = _draw_fixes(ax, zmap, fixes, view)
-    _draw_marks(ax, xs, ys, marks)
+    _draw_marks(ax, xs, ys, marks, view)
 
     handles = zone_handles + [Line2D([], [], color=STATE_COLOURS.get(s, _UNKNOWN), linewidth=3, label=s) for s in runs]
     handles += [Line2D([], [], marker="o", color="black", linestyle="", label="start"),
@@ -99,9 +101,8 @@ def plot_track_map(
     ax.grid(True, alpha=0.25)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight")    # equal axes leave bands: crop them
     write_atomic(out_png, buffer.getvalue())
 
 
@@ -209,8 +210,11 @@ def _draw_fixes(ax: Any, zmap: ZoneMap, fixes: Sequence[tuple[float, float]],
     return hidden, farthest
 
 
-def _draw_marks(ax: Any, xs: list[float], ys: list[float], marks: Sequence[tuple[int, str]]) -> None:
-    """Pins with labels; marks within _PIN_M of a pin join its label (each label once)."""
+def _draw_marks(ax: Any, xs: list[float], ys: list[float], marks: Sequence[tuple[int, str]],
+                view: tuple[float, float, float, float]) -> None:
+    """Pins with labels; marks within _PIN_M of a pin join its label (each label once). Labels
+    take the first of a few rows above and below the track where they do not run into the
+    previous label (widths estimated from the character count)."""
     pins: list[tuple[float, float, list[str]]] = []
     for index, label in marks:
         if not 0 <= index < len(xs):
@@ -221,8 +225,15 @@ def _draw_marks(ax: Any, xs: list[float], ys: list[float], marks: Sequence[tuple
             pins.append((x, y, [label]))
         elif label not in pin[2]:
             pin[2].append(label)
-    for k, (x, y, labels) in enumerate(pins):
+    width = view[2] - view[0]
+    free_from = [-math.inf] * len(_LABEL_ROWS_PT)      # x where each row is free again
+    for x, y, labels in sorted(pins):
+        text = ", ".join(labels)
         ax.plot(x, y, marker="v", color="black", markersize=5, zorder=7)
-        ax.annotate(", ".join(labels), (x, y), xytext=(4, 8 if k % 2 == 0 else -14), textcoords="offset points",
-                    fontsize=7, color="0.15", zorder=7,
+        row = next((r for r, free in enumerate(free_from) if x >= free), None)
+        if row is None:
+            continue                                    # no room: the pin stays, unlabelled
+        free_from[row] = x + (len(text) + 2) * _CHAR_SHARE * width
+        ax.annotate(text, (x, y), xytext=(4, _LABEL_ROWS_PT[row]), textcoords="offset points", fontsize=7,
+                    color="0.15", zorder=7, va="center",
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.75})
