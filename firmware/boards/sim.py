@@ -20,6 +20,8 @@ configuration and the event log survive restarts as on a board. `--provision FIL
 writes a provisioning record (keigov keys) and `--install FILE` installs a signed
 configuration (keigov config build) through the device's own checks, before the run;
 a refused configuration stops the board with the reason on stderr and exit status 3.
+`--tables NAME` runs the signal tables of module NAME in DIR (a vehicle's map compiled by
+the host, as `keigov replay` does) instead of the bundled keigov bus.
 """
 import struct
 import sys
@@ -134,7 +136,8 @@ class StdioLink:
 
 
 class SimBoard:
-    def __init__(self, storage_dir):
+    def __init__(self, storage_dir, tables=None):
+        self.tables = tables  # a table module (--tables), or None: the bundled keigov bus
         self.can = RamCan()
         self.watchdog = SimWatchdog()
         blocks = persist.device_blocks(_BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
@@ -147,7 +150,7 @@ class SimBoard:
         """Power on: everything the device knows comes from its flash."""
         from tables import keigov_bus
 
-        self.node = Node(self.can, self.watchdog, self.flash, keigov_bus)
+        self.node = Node(self.can, self.watchdog, self.flash, self.tables or keigov_bus)
         self.app = self.node.app
         self._event_seq = 0
 
@@ -244,7 +247,7 @@ def _read(path):
 def main(argv):
     storage = "."
     realtime = False
-    provision = install = None
+    provision = install = tables = None
     i = 0
     while i < len(argv):
         if argv[i] == "--storage":
@@ -256,10 +259,16 @@ def main(argv):
         elif argv[i] == "--install":
             install = argv[i + 1]
             i += 1
+        elif argv[i] == "--tables":
+            tables = argv[i + 1]
+            i += 1
         elif argv[i] == "--realtime":
             realtime = True
         i += 1
-    board = SimBoard(storage)
+    if tables:
+        sys.path.insert(0, storage)
+        tables = __import__(tables)
+    board = SimBoard(storage, tables)
     if not board.prepare(provision, install):
         sys.exit(3)
     if realtime:
