@@ -99,15 +99,49 @@ class DeviceProcess:
 
     def read_available(self) -> list[tuple[int, int, bytes]]:
         """Records the device has written so far (realtime mode), without waiting."""
-        self._fill(block=False)
+        return self.read_records(block=False)
+
+    def read_records(self, *, block: bool) -> list[tuple[int, int, bytes]]:
+        """Complete records received so far as (kind, value, payload); with `block`, waits
+        for more output first."""
+        self._fill(block=block)
         records = []
-        while len(self._buf) >= _HDR.size:
-            kind, n, value = _HDR.unpack_from(self._buf)
-            if len(self._buf) < _HDR.size + n:
+        buf = self._buf
+        at, end = 0, len(buf)
+        while end - at >= _HDR.size:
+            kind, n, value = _HDR.unpack_from(buf, at)
+            if end - at < _HDR.size + n:
                 break
-            records.append((kind, value, bytes(self._buf[_HDR.size:_HDR.size + n])))
-            del self._buf[:_HDR.size + n]
+            records.append((kind, value, bytes(buf[at + _HDR.size:at + _HDR.size + n])))
+            at += _HDR.size + n
+        del buf[:at]
         return records
+
+    def pump(self, records: bytes) -> list[tuple[int, int, bytes]]:
+        """Open loop: write `records` without waiting for the device to answer each period,
+        reading what it sends meanwhile so that neither pipe fills up and stalls both
+        sides. Returns the complete records read so far."""
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        out_fd, in_fd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
+        view = memoryview(records)
+        os.set_blocking(in_fd, False)
+        try:
+            while view:
+                readable, writable, _ = select.select([out_fd], [in_fd], [], 5.0)
+                if readable:
+                    self._fill(block=False)
+                if writable:
+                    try:
+                        view = view[os.write(in_fd, view):]
+                    except BlockingIOError:
+                        pass
+                    except BrokenPipeError:
+                        self._crashed()
+                elif not readable and self.proc.poll() is not None:
+                    self._crashed()
+        finally:
+            os.set_blocking(in_fd, True)
+        return self.read_records(block=False)
 
     def _read_record(self) -> tuple[int, int, bytes]:
         while len(self._buf) < _HDR.size:
