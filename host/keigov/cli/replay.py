@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.realtime:
         from keigov.replay.realtime import play_realtime
 
-        return play_realtime(drives, vehicle, rules, args, channels)
+        return play_realtime(drives, vehicle, rules, args, channels, track)
     opts = RunOptions(get_runtime(args.runtime), params, zones, channels)
     out = args.out
     jobs = [fleet.Job(d, spec, rules, opts, track, out if len(drives) == 1 else out / d.name, not args.no_plot)

@@ -29,7 +29,8 @@ from keigov.report.plot import plot_timeline
 from keigov.report.results import RunResult
 from keigov.report.summary import write_summary
 from keigov.replay.rules import Rules, run_rules
-from keigov.replay.runner import PERIOD_MS, ReplayRun
+from keigov.replay.runner import ReplayRun
+from keigov.replay.sides import PERIOD_MS
 from keigov.replay.vehicle import Vehicle
 from keigov_hil.ecus import STATE_NAMES
 from keigov_hil.timeline import Timeline

@@ -181,6 +181,14 @@ class HostView:
     def keep(self, frame_id: int) -> bool:
         return self.used_index(frame_id) >= 0
 
+    def supplied(self, frame_id: int) -> bool:
+        """Whether the host sends this message itself (recorded frames of it are left out)."""
+        i = self.index.find(frame_id)
+        return i >= 0 and not self._recorded[i]
+
+    def recorded_inputs(self) -> list[str]:
+        return [name for name, recorded in zip(self.rx_names, self._recorded) if recorded]
+
     def _gateway_sources(self) -> dict[str, tuple[Message, int, list[RoleSignal]]]:
         """The vehicle's messages with [gateway] signals: name -> (message, match, roles)."""
         out: dict[str, tuple[Message, int, list[RoleSignal]]] = {}
