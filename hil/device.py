@@ -21,7 +21,8 @@ from pathlib import Path
 from keigov.errors import KeigovError
 from keigov_hil.runtimes import Runtime
 
-_FRAME, _TICK, _QUIT, _EVENT, _DONE = 70, 84, 81, 69, 68
+_FRAME, _TICK, _QUIT, _EVENT, _DONE, _BATCH = 70, 84, 81, 69, 68, 66
+BATCH_BYTES = 8192          # the sim board's batch buffer (firmware/boards/sim.py _BATCH)
 _HDR = struct.Struct("<BBxxI")
 _SPIN_S = 0.0005
 
@@ -117,13 +118,13 @@ class DeviceProcess:
         del buf[:at]
         return records
 
-    def pump(self, records: bytes) -> list[tuple[int, int, bytes]]:
-        """Open loop: write `records` without waiting for the device to answer each period,
-        reading what it sends meanwhile so that neither pipe fills up and stalls both
-        sides. Returns the complete records read so far."""
+    def pump(self, records: list[bytes]) -> list[tuple[int, int, bytes]]:
+        """Open loop: write whole records in batches (B records, read by the device in one
+        go) without waiting for it to answer each period, reading what it sends meanwhile so
+        that neither pipe fills up and stalls both sides. Returns the records read so far."""
         assert self.proc and self.proc.stdin and self.proc.stdout
         out_fd, in_fd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
-        view = memoryview(records)
+        view = memoryview(b"".join(_batches(records)))
         os.set_blocking(in_fd, False)
         try:
             while view:
@@ -197,3 +198,19 @@ class DeviceProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def _batches(records: list[bytes]) -> list[bytes]:
+    """The records behind B headers, each batch at most BATCH_BYTES of whole records."""
+    out: list[bytes] = []
+    start = size = 0
+    for i, record in enumerate(records):
+        if size + len(record) > BATCH_BYTES:
+            out.append(_HDR.pack(_BATCH, 0, size))
+            out.extend(records[start:i])
+            start, size = i, 0
+        size += len(record)
+    if size:
+        out.append(_HDR.pack(_BATCH, 0, size))
+        out.extend(records[start:])
+    return out

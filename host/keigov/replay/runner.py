@@ -173,15 +173,14 @@ def _loop(opened: OpenedDrive, view: HostView, vehicle: Vehicle, device: DeviceP
     def close_period() -> None:
         nonlocal k, in_period, overflow
         for fid, data in inputs.close(k, start + k * PERIOD_MS / 1000):
-            chunk.append(pack(FRAME, len(data), fid))
-            chunk.append(data)
+            chunk.append(pack(FRAME, len(data), fid) + data)
             in_period += 1
         overflow += max(in_period - DEVICE_QUEUE, 0)
         in_period = 0
         chunk.append(pack(TICK, 0, (k * PERIOD_MS) & _TIME_MASK))
         k += 1
         if k % CHUNK_PERIODS == 0:
-            outputs.take(device.pump(b"".join(chunk)))
+            outputs.take(device.pump(chunk))
             chunk.clear()
             if k % 1000 == 0:
                 progress.update(reader.progress(), f"{k * PERIOD_MS / 1000:,.0f} s")
@@ -190,14 +189,13 @@ def _loop(opened: OpenedDrive, view: HostView, vehicle: Vehicle, device: DeviceP
         period = period_of(t, start)
         while k < period:
             close_period()
-        chunk.append(pack(FRAME, len(data), fid))
-        chunk.append(data)
+        chunk.append(pack(FRAME, len(data), fid) + data)
         in_period += 1
         inputs.frame(t, fid, data)
     last = period_of(reader.end if reader.end is not None else start, start)
     while k <= last:
         close_period()
-    outputs.take(device.pump(b"".join(chunk)))
+    outputs.take(device.pump(chunk))
     deadline = time.monotonic() + 30
     while outputs.done < k:
         outputs.take(device.read_records(block=True))
