@@ -182,6 +182,15 @@ class DeviceProcess:
         tail = "\n".join(err[-12:]) if err else "(no output)"
         raise DeviceCrashed(f"the device ({self.runtime.name}) stopped with status {code}:\n{tail}")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the device process has used so far (Linux /proc; None elsewhere)."""
+        try:
+            assert self.proc is not None
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (AssertionError, OSError, ValueError, IndexError):
+            return None
+
     def close(self) -> None:
         if not self.proc:
             return

@@ -151,6 +151,7 @@ def finish_drive(run: ReplayRun, vehicle: Vehicle, rules: Rules, out_dir: Path |
         "frames_supplied": run.frames_supplied,
         "frames_from_device": run.outputs.frames,
         "device_queue_overflow": run.queue_overflow,
+        "cpu_seconds": run.cpu_seconds,
         "distance_km": round(odo[-1], 3) if odo else 0.0,
         "gnss": vehicle.gnss,
         "gnss_fixes": len(run.fixes.fixes),

@@ -64,6 +64,7 @@ class ReplayRun:
     queue_overflow: int             # frames beyond the device's receive ring in a period
     wall_seconds: float
     runtime: str
+    cpu_seconds: dict[str, float | None] = field(default_factory=dict)   # host, device
 
     @property
     def sim_seconds(self) -> float:
@@ -137,7 +138,7 @@ def drive_fixes(vehicle: Vehicle, opened: OpenedDrive, inputs: Inputs, native: F
 def replay_drive(drive: Drive, vehicle: Vehicle, view: HostView, opts: RunOptions,
                  track: FixTimeline | None = None) -> ReplayRun:
     """Replay one drive through the firmware; `track` are the fixes of a --gnss track."""
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     opened = open_drive(drive, vehicle, view, Selection(view.keep, opts.channels), track, opts.channels)
     progress = Progress(drive.name, opts.progress)
     with tempfile.TemporaryDirectory(prefix="keigov-replay-") as tmp:
@@ -146,13 +147,15 @@ def replay_drive(drive: Drive, vehicle: Vehicle, view: HostView, opts: RunOption
         try:
             device.start()
             inputs, outputs, periods, native, overflow = _loop(opened, view, vehicle, device, progress)
+            device_cpu = device.cpu_seconds()
         finally:
             device.close()
             progress.close()
     reader = opened.reader
     return ReplayRun(drive, opened.start, periods, inputs, outputs.out, drive_fixes(vehicle, opened, inputs, native),
                      reader.files, reader.frames_read, reader.frames_kept, opened.supplier.sent, overflow,
-                     time.perf_counter() - wall0, opts.runtime.name)
+                     time.perf_counter() - wall0, opts.runtime.name,
+                     {"host": time.process_time() - cpu0, "device": device_cpu})
 
 
 def _utc(t: float) -> str:

@@ -112,6 +112,8 @@ def build_vehicle(spec: VehicleSpec) -> Vehicle:
         add += GNSS_ROLES
     elif smap.gateway_bindings:
         gnss = "gateway"
+        notes.append("GNSS from the map's [gateway] signals (" + ", ".join(b.target for b in smap.gateway_bindings[:2])
+                     + ", ...), sent on the governor's GNSS messages")
     elif mapped & set(GNSS_ROLES):
         gnss = "native"
     else:
