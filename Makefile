@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-all bench install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/board_stubs.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test,mf4]"
+	$(BIN)/python tests/board_stubs.py --install $(VENV)/mpy-stubs
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -230,3 +230,7 @@ def _peak(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     top = max(data.timeline.column("speed_kph"))
     return judge("peak_over_cap", "highest speed above the cap", round(top - sc.cap_kph, 2), None, "km/h", "info",
                  f"peak {top:.2f} km/h")
+
+
+# The geofence's kinds live in their own module and register here.
+from keigov_hil import zonechecks  # noqa: E402,F401

@@ -32,6 +32,17 @@ class DeviceEvent:
     t_ms: int
     code: int
     value: int
+    position_dm: tuple[int, int] | None = None   # east, north of the zone table's origin, when known
+
+    @classmethod
+    def from_record(cls, t_ms: int, payload: bytes) -> DeviceEvent:
+        """An E record's payload: code u8, value i32 (then flags u8, x i32, y i32)."""
+        code, value = struct.unpack_from("<Bi", payload)
+        position = None
+        if len(payload) >= 14:
+            flags, x, y = struct.unpack_from("<Bii", payload, 5)
+            position = (x, y) if flags & 1 else None
+        return cls(t_ms, code, value, position)
 
 
 @dataclass
@@ -92,8 +103,7 @@ class DeviceProcess:
             if kind == _FRAME:
                 out.frames.append((value, payload))
             elif kind == _EVENT:
-                code, ev_value = struct.unpack("<Bi", payload)
-                out.events.append(DeviceEvent(value, code, ev_value))
+                out.events.append(DeviceEvent.from_record(value, payload))
             elif kind == _DONE:
                 out.step_us = value
                 return out

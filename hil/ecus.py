@@ -20,6 +20,7 @@ STATE_NAMES = {0: "INIT", 1: "NORMAL", 2: "LIMITING", 3: "FAULT", 4: "LOCKOUT"}
 STATUS_FLAGS = (
     "OVERSPEED_WARNING", "SPEED_TIMEOUT", "SPEED_CHECK_FAILED", "SPEED_IMPLAUSIBLE",
     "PEDAL_FAULT", "GNSS_INVALID", "SPEED_FROM_GNSS", "CONFIG_DEFAULTS",
+    "LOCKOUT_ACTIVE", "ZONE_HOLD", "ZONE_FALLBACK",
 )
 
 Frame = tuple[int, bytes, bool]
@@ -117,8 +118,9 @@ class VehicleNodes:
             self.view.flags = sum(int(values[n]) << i for i, n in enumerate(STATUS_FLAGS))
 
 
-# GNSS_FIX_LON carries GNSS_FIX_LAT's counter: the receiver pairs the halves of a fix by it.
-PAIRED_WITH_LAT = ("GNSS_FIX_LON",)
+# GNSS_FIX_LON and GNSS_VELOCITY carry GNSS_FIX_LAT's counter: the device pairs the
+# messages of one fix by it.
+PAIRED_WITH_LAT = ("GNSS_FIX_LON", "GNSS_VELOCITY")
 
 
 def gnss_messages(fix: GnssFix) -> list[tuple[str, dict[str, float]]]:

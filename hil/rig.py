@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import can
@@ -59,13 +59,15 @@ class RunData:
     wall_seconds: float
     frames_to_device: int
     frames_from_device: int
+    fixes: list[tuple[float, float, float, int]] = field(default_factory=list)  # t_s, lat, lon, fix type sent
 
 
 def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorController]:
     vehicle = Vehicle(VehicleParams(**sc.vehicle), Road(sc.grade), speed_mps=sc.initial_speed_kph / 3.6)
     route = Route(sc.waypoints) if sc.waypoints else Route.straight(sc.start[0], sc.start[1], sc.heading_deg, 200_000)
     gnss = GnssReceiver(route, rate_hz=sc.gnss["rate_hz"], noise_m=sc.gnss["noise_m"], seed=sc.seed,
-                        satellites=sc.gnss["satellites"], hdop=sc.gnss["hdop"], outages=tuple(sc.outages))
+                        satellites=sc.gnss["satellites"], hdop=sc.gnss["hdop"], outages=tuple(sc.outages),
+                        jumps=tuple(sc.jumps))
     return vehicle, Driver(sc.driver), gnss, MotorController()
 
 
@@ -106,9 +108,14 @@ class _Bridge:
         self.from_device += len(frames)
 
 
-def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float) -> dict:
-    return {"t_s": round(ev.t_ms / 1000, 3), "name": names.get(ev.code, f"event_{ev.code}"),
-            "code": ev.code, "value": ev.value, "odometer_km": round(vehicle_km, 3)}
+def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float, sc: Scenario) -> dict:
+    out = {"t_s": round(ev.t_ms / 1000, 3), "name": names.get(ev.code, f"event_{ev.code}"),
+           "code": ev.code, "value": ev.value, "odometer_km": round(vehicle_km, 3)}
+    if ev.position_dm is not None and sc.zones is not None:
+        # Where the device put itself (its last good fix), back in degrees through the zone table's origin.
+        lon, lat = sc.zones.table.projection.to_lonlat(*ev.position_dm)
+        out["position"] = {"lat": round(lat, 7), "lon": round(lon, 7)}
+    return out
 
 
 def run(sc: Scenario, opts: RigOptions) -> RunData:
@@ -118,6 +125,8 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
     timeline = Timeline()
     events: list[dict] = []
     step_us: list[int] = []
+    fixes: list[tuple[float, float, float, int]] = []
+    last_fix = None
     channel = opts.channel or (f"keigov-{uuid.uuid4().hex[:8]}" if opts.interface == "virtual" else None)
     external = opts.runtime.name == "external"
     if external and not opts.realtime:
@@ -129,7 +138,8 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
     with tempfile.TemporaryDirectory(prefix="keigov-storage-") as storage:
         device = None if external else DeviceProcess(
             opts.runtime, Path(storage), realtime=opts.realtime,
-            device_args=simdevice.prepare(Path(storage), sc.firmware_config))
+            device_args=simdevice.prepare(Path(storage), sc.firmware_config,
+                                          zones=sc.zones.table.blob if sc.zones else None))
         wall0 = time.perf_counter()
         try:
             if device:
@@ -149,18 +159,23 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     out = device.step(t_ms, bridge.collect(len(frames)))
                     bridge.send(out.frames)
                     step_us.append(out.step_us)
-                    events.extend(_event_dict(e, names, vehicle.distance_m / 1000) for e in out.events)
+                    events.extend(_event_dict(e, names, vehicle.distance_m / 1000, sc) for e in out.events)
                     _drain(vehicle_bus, nodes, t_s, wait_for=len(out.frames))
                 else:
                     if device:
-                        _bridge_realtime(device, bridge, events, names, vehicle)
+                        _bridge_realtime(device, bridge, events, names, vehicle, sc)
                     _drain(vehicle_bus, nodes, t_s, wait_for=0)
                 view = nodes.view
                 fix = nodes.last_fix
+                if fix is not None and (not fixes or fix is not last_fix):
+                    fixes.append((t_s, fix.lat_deg, fix.lon_deg, fix.fix_type))
+                    last_fix = fix
                 torque = mcu.torque_fraction(t_s, pedal)
+                lat, lon, heading = gnss.route.position_at(vehicle.distance_m)
                 timeline.add(t_s, speed_kph, view.limit_kph, nodes.pedal_sent, view.torque_limit_pct, view.state,
                              view.zone, vehicle.accel_mps2, vehicle.road.grade_pct(vehicle.distance_m),
-                             100 * torque, fix.fix_type if fix else 0, view.flags)
+                             100 * torque, fix.fix_type if fix else 0, view.flags, vehicle.distance_m, lat, lon,
+                             heading)
                 vehicle.step(PERIOD_MS / 1000, torque, brake)
                 if opts.progress and k % 1000 == 0:
                     _progress(t_s, sc.duration_s)
@@ -173,7 +188,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                 device_bus.shutdown()
             if opts.progress:
                 sys.stderr.write("\r" + " " * 60 + "\r")
-    return RunData(sc, timeline, events, step_us, wall, bridge.to_device, bridge.from_device)
+    return RunData(sc, timeline, events, step_us, wall, bridge.to_device, bridge.from_device, fixes)
 
 
 def _drain(bus: can.BusABC, nodes: VehicleNodes, t_s: float, wait_for: int) -> None:
@@ -193,7 +208,7 @@ def _drain(bus: can.BusABC, nodes: VehicleNodes, t_s: float, wait_for: int) -> N
 
 
 def _bridge_realtime(device: DeviceProcess, bridge: _Bridge, events: list[dict], names: dict[int, str],
-                     vehicle: Vehicle) -> None:
+                     vehicle: Vehicle, sc: Scenario) -> None:
     assert bridge.bus is not None
     records = []
     while (msg := bridge.bus.recv(timeout=0)) is not None:
@@ -206,10 +221,7 @@ def _bridge_realtime(device: DeviceProcess, bridge: _Bridge, events: list[dict],
         if kind == 70:
             out.append((value, payload))
         elif kind == 69:
-            import struct
-
-            code, ev_value = struct.unpack("<Bi", payload)
-            events.append(_event_dict(DeviceEvent(value, code, ev_value), names, vehicle.distance_m / 1000))
+            events.append(_event_dict(DeviceEvent.from_record(value, payload), names, vehicle.distance_m / 1000, sc))
     bridge.send(out)
 
 

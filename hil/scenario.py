@@ -7,12 +7,14 @@ unknown key, a wrong type or an out-of-range value is an error naming file and k
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, params
 from keigov_hil.driver import ProfilePoint
+from keigov_hil.gnss import offset_deg
 from keigov_hil.schema import Field, load_toml, number_pairs, validate
 
 SCENARIO = {
@@ -20,6 +22,7 @@ SCENARIO = {
     "description": Field(str, ""),
     "duration_s": Field(float, required=True, minimum=0.1, maximum=86400, help="simulated seconds"),
     "seed": Field(int, 0, minimum=0),
+    "zones": Field(str, None, help="GeoJSON zones file, relative to the scenario file"),
 }
 VEHICLE = {
     "mass_kg": Field(float, None, 300, 3500),
@@ -35,6 +38,7 @@ ROUTE = {
     "start": Field(list, [35.6812, 139.7671], help="[lat, lon] of the start"),
     "heading_deg": Field(float, 90.0, 0, 360),
     "waypoints": Field(list, None, help="[[lat, lon], ...]; overrides start/heading"),
+    "waypoints_m": Field(list, None, help="[[east_m, north_m], ...] from start; overrides heading"),
 }
 GNSS = {
     "rate_hz": Field(float, 10.0, 1, 50),
@@ -42,6 +46,7 @@ GNSS = {
     "satellites": Field(int, 12, 0, 63),
     "hdop": Field(float, 0.9, 0.5, 99),
     "outages": Field(list, [], help="[[start_s, end_s], ...]"),
+    "jumps": Field(list, [], help="[[start_s, end_s, north_m, east_m], ...]: fixes offset (a spoofer)"),
 }
 DRIVER_POINT = {
     "t_s": Field(float, required=True, minimum=0),
@@ -86,6 +91,25 @@ class CheckSpec:
 
 
 @dataclass
+class ScenarioZones:
+    """The scenario's zones file, checked and compiled as `keigov zones compile` does."""
+
+    path: Path
+    zones: Any           # keigov.zones.Zones: the drawn zones
+    table: Any           # keigov.zones.Table: what the device gets in its configuration
+
+    @cached_property
+    def map(self) -> Any:
+        """keigov.zones.shapes.ZoneMap: the drawn zones as geometry, for checks and the map."""
+        from keigov.zones.shapes import zone_map
+
+        return zone_map(self.zones)
+
+    def names(self) -> list[str]:
+        return [spec.name for spec in self.zones.specs if spec.name]
+
+
+@dataclass
 class Scenario:
     path: Path
     name: str
@@ -100,10 +124,12 @@ class Scenario:
     heading_deg: float
     gnss: dict[str, Any]
     outages: list[tuple[float, ...]]
+    jumps: list[tuple[float, ...]]
     driver: list[ProfilePoint]
     faults: list[FaultSpec]
     firmware_config: dict[str, int]
     checks: list[CheckSpec] = field(default_factory=list)
+    zones: ScenarioZones | None = None
 
     @property
     def cap_kph(self) -> float:
@@ -173,14 +199,11 @@ def load_scenario(path: Path) -> Scenario:
     gnss = validate(doc.get("gnss", {}), GNSS, path, "gnss")
     grade = number_pairs(road["grade"], "road.grade", path)
     outages = number_pairs(gnss.pop("outages"), "gnss.outages", path)
-    waypoints = None
-    if route["waypoints"] is not None:
-        waypoints = [(a, b) for a, b in number_pairs(route["waypoints"], "route.waypoints", path)]
-        if len(waypoints) < 2:
-            raise InputError("'route.waypoints' needs at least two points", where=str(path))
+    jumps = number_pairs(gnss.pop("jumps"), "gnss.jumps", path, width=4)
     start = number_pairs([route["start"]], "route.start", path)[0]
     if not (-90 <= start[0] <= 90 and -180 <= start[1] <= 180):
         raise InputError(f"'route.start' {list(start)} is not a valid [lat, lon]", where=str(path))
+    waypoints = _waypoints(route, start, path)
     wheel_err = veh.pop("wheel_speed_error_pct")
     if wheel_err is not None:
         if len(wheel_err) != 4 or not all(isinstance(x, (int, float)) for x in wheel_err):
@@ -213,13 +236,75 @@ def load_scenario(path: Path) -> Scenario:
         heading_deg=route["heading_deg"],
         gnss={k: v for k, v in gnss.items()},
         outages=outages,
+        jumps=jumps,
         driver=driver,
         faults=faults,
         firmware_config=_governor(doc.get("governor", {}), path),
         checks=checks,
+        zones=_zones(sc["zones"], path),
     )
+    _check_zone_names(scenario)
     _check_models(scenario)
     return scenario
+
+
+def _check_zone_names(sc: Scenario) -> None:
+    """A check naming a zone must name one of the scenario's zones."""
+    for n, spec in enumerate(sc.checks):
+        name = spec.params.get("zone")
+        if name is None:
+            continue
+        if sc.zones is None:
+            raise InputError(f"'checks[{n}].zone' = {name!r} but the scenario has no 'scenario.zones'",
+                             where=str(sc.path))
+        if name not in sc.zones.names():
+            raise InputError(f"'checks[{n}].zone' = {name!r} is not a zone in {sc.zones.path.name} "
+                             f"(zones: {', '.join(sc.zones.names())})", where=str(sc.path))
+
+
+def _waypoints(route: dict[str, Any], start: tuple[float, ...], path: Path) -> list[tuple[float, float]] | None:
+    """[lat, lon] waypoints, or metres east/north of the start (as zones are often drawn)."""
+    if route["waypoints"] is not None and route["waypoints_m"] is not None:
+        raise InputError("give 'route.waypoints' or 'route.waypoints_m', not both", where=str(path))
+    if route["waypoints"] is not None:
+        key, points = "route.waypoints", [(a, b) for a, b in number_pairs(route["waypoints"], "route.waypoints", path)]
+    elif route["waypoints_m"] is not None:
+        key = "route.waypoints_m"
+        points = [offset_deg(start[0], start[1], north, east)
+                  for east, north in number_pairs(route["waypoints_m"], key, path)]
+    else:
+        return None
+    if len(points) < 2:
+        raise InputError(f"'{key}' needs at least two points", where=str(path))
+    return points
+
+
+def _zones(name: str | None, path: Path) -> ScenarioZones | None:
+    """The zones file named by 'scenario.zones', checked and compiled; every problem in it
+    is an error naming the zones file and the feature."""
+    if name is None:
+        return None
+    zones_path = path.parent / name
+    if not zones_path.is_file():
+        raise InputError(f"'scenario.zones': no such file: {zones_path}", where=str(path))
+    return read_zones(zones_path, f"'scenario.zones' = {name!r}", path)
+
+
+def read_zones(zones_path: Path, label: str, referrer: Path | None = None) -> ScenarioZones:
+    """A GeoJSON zones file checked and compiled as `keigov zones compile` does (also for
+    `keigov replay --zones`); `label` says where it was named, `referrer` is the file that
+    named it (errors about the reference name it, problems in the zones the zones file)."""
+    from keigov.zones import ZonesInvalid, compile_checked, load_zones
+
+    try:
+        zones = load_zones(zones_path)
+        table = compile_checked(zones, path=zones_path)
+    except ZonesInvalid as exc:
+        problems = "; ".join(str(i) for i in exc.issues[:3]) + ("; ..." if len(exc.issues) > 3 else "")
+        raise InputError(f"{label}: {len(exc.issues)} problem(s): {problems}", where=str(zones_path)) from None
+    except InputError as exc:
+        raise InputError(f"{label}: {exc}", where=str(referrer or zones_path)) from None
+    return ScenarioZones(zones_path, zones, table)
 
 
 def _check_models(sc: Scenario) -> None:

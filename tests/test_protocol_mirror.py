@@ -39,3 +39,4 @@ def test_blob_and_provisioning_layouts():
     assert (blob.SEC_PARAMS, blob.SEC_TABLES, blob.SEC_ZONES) == (cfgblob.SEC_PARAMS, cfgblob.SEC_TABLES,
                                                                   cfgblob.SEC_ZONES)
     assert keys.PROV_SIZE == persist.PROV_SIZE and keys.KEY_SIZE == persist.KEY_SIZE
+    assert keys.PROV_PRODUCTION == persist.PROV_PRODUCTION

@@ -80,6 +80,9 @@ def test_rules_and_arguments_are_checked_first(drive, tmp_path, capsys):
     assert "unknown key 'checks[0].within'" in _error(capsys)
     assert replay(drive, "--map", MAP, "--assume-pedal", "50", "--out", tmp_path / "o") == 2
     assert "--assume-pedal is for maps without a pedal" in _error(capsys)
+    rules.write_text('[[checks]]\nkind = "zone_applied"\nzone = "Ramp"\n')
+    assert replay(drive, "--map", MAP, "--rules", rules, "--out", tmp_path / "o") == 2
+    assert f"{rules}: 'checks[0].zone' = 'Ramp' is not a zone (no --zones given)" in _error(capsys)
 
 
 def test_a_damaged_log_is_replayed_to_the_damage_and_exits_2(drive, tmp_path, capsys):

@@ -57,8 +57,8 @@ def test_the_drive_replays_with_its_own_gnss(run):
     assert summary["frames_used"] == 571               # the CANmod.gps speed, the one input on this bus
     assert summary["frames_supplied"] > 40000          # GNSS at 10 Hz, pedal at 50 Hz
     assert abs(summary["sim_seconds"] - 600) < 1 and summary["distance_km"] > 11
-    fixes = [e for e in events if "lat" in e]
-    assert fixes and all(55 < e["lat"] < 58 and 8 < e["lon"] < 13 for e in fixes)     # Denmark
+    fixes = [e["position"] for e in events if "position" in e]
+    assert fixes and all(55 < p["lat"] < 58 and 8 < p["lon"] < 13 for p in fixes)     # Denmark
     with (out / "track.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 571
     assert (out / "report.png").stat().st_size > 10000

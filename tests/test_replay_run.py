@@ -2,7 +2,7 @@
 
 A drive that crosses the cap gives the events the firmware's parameters predict, the same
 drive in every log format gives the same timeline byte for byte, and a GPX track gives
-what the same positions on CAN give.
+the same zone events as the same positions on CAN.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from keigov import paths
 from keigov.cli import main
 from keigov.firmware_params import params
 from keigov_hil.drivelog import DriveProfile, drive_fixes, drive_frames, write_gpx, write_log
+from keigov_hil.gnss import offset_deg
 
 RUNTIME = "micropython" if micropython_binary() else "cpython"
 MAP = str(paths.KEIGOV_MAP)
@@ -62,7 +63,7 @@ def test_a_drive_crossing_the_cap_gives_the_expected_events(crossing):
     assert 16 + (80 - cap) / SLOPE_KPH_S - 1 < released < 26          # once back under the cap
     assert not [e for e in events if e["name"] in ("fault_entered", "input_invalid")]
     engaged = _first(events, "limit_engaged")
-    assert engaged["lat"] == pytest.approx(35.6812, abs=1e-3) and engaged["speed_kph"] > 55
+    assert engaged["position"]["lat"] == pytest.approx(35.6812, abs=1e-3) and engaged["speed_kph"] > 55
 
 
 def test_the_command_limits_torque_while_above_the_cap(crossing):
@@ -111,21 +112,47 @@ def test_the_same_drive_in_every_format_gives_the_same_timeline(tmp_path):
         assert got[1] == reference[1], suffix
 
 
-def test_a_gpx_track_gives_what_the_same_positions_on_can_give(tmp_path, crossing):
-    write_gpx(tmp_path / "drive.gpx", drive_fixes(CROSSING))
-    out = tmp_path / "gpx"
-    assert replay(crossing / "drive.log", "--map", MAP, "--gnss", tmp_path / "drive.gpx", "--out", out) == 0
-    on_can, from_gpx = _events(crossing / "out"), _events(out)
-    # GNSS messages arrive in other periods (a track's fixes go out on the 100 ms grid), so
-    # only the GNSS inputs' own recovery may differ; every other event is the same.
-    def governor(events):
-        return [e for e in events if not (e["name"] == "input_recovered" and e["message"].startswith("GNSS"))]
+@pytest.fixture(scope="module")
+def ramp(tmp_path_factory) -> Path:
+    """A freeway-lockout polygon across the drive from 400 m to 600 m east of its start."""
+    lat0, lon0 = CROSSING.start
 
-    a, b = governor(on_can), governor(from_gpx)
-    assert [(e["name"], e["value"], e["t_s"]) for e in a] == [(e["name"], e["value"], e["t_s"]) for e in b]
+    def point(east: float, north: float) -> list[float]:
+        lat, lon = offset_deg(lat0, lon0, north, east)
+        return [round(lon, 7), round(lat, 7)]
+
+    ring = [point(400, -15), point(600, -15), point(600, 15), point(400, 15), point(400, -15)]
+    path = tmp_path_factory.mktemp("zones") / "ramp.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Ramp", "kind": "freeway_lockout"},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    return path
+
+
+def test_a_lockout_zone_on_can_and_from_a_gpx_track_gives_the_same_events(tmp_path, crossing, ramp):
+    write_gpx(tmp_path / "drive.gpx", drive_fixes(CROSSING))
+    on_can, from_gpx = tmp_path / "can", tmp_path / "gpx"
+    assert replay(crossing / "drive.log", "--map", MAP, "--zones", ramp, "--out", on_can) == 0
+    assert replay(crossing / "drive.log", "--map", MAP, "--zones", ramp, "--gnss", tmp_path / "drive.gpx",
+                  "--out", from_gpx) == 0
+    # A track's fixes go out on the 100 ms grid, the log's 5 ms after it: events may come a
+    # period or so apart (and carry that period's speed), the GNSS inputs' own ones more.
+    a, b = ([e for e in _events(out) if not (e.get("message", "").startswith("GNSS") or e["name"].startswith("gnss"))]
+            for out in (on_can, from_gpx))
+    assert [e["name"] for e in a] == [e["name"] for e in b]
     for x, y in zip(a, b):
-        if "lat" in x:
-            assert abs(x["lat"] - y["lat"]) < 2e-5 and abs(x["lon"] - y["lon"]) < 2e-5
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["gnss"] == "track" and summary["frames_supplied"] > 800
-    assert summary["frames_used"] < json.loads((crossing / "out" / "summary.json").read_text())["frames_used"]
+        assert abs(x["t_s"] - y["t_s"]) <= 0.11, (x, y)
+        if x["name"].startswith(("zone", "lockout")):
+            assert x["value"] == y["value"], (x, y)
+    lockout = _first(a, "lockout_engaged")
+    assert lockout["odometer_km"] == pytest.approx(0.4, abs=0.005)       # at the zone's edge
+    assert lockout["position"]["lon"] == pytest.approx(_first(b, "lockout_engaged")["position"]["lon"], abs=3e-5)
+    for out in (on_can, from_gpx):
+        summary = json.loads((out / "summary.json").read_text())
+        checks = {c["name"]: c for c in summary["checks"]}
+        assert checks["lockout_distance"]["verdict"] == "pass" and checks["lockout_distance"]["value"] < 5
+        assert summary["lockouts"] == 1
+    assert json.loads((from_gpx / "summary.json").read_text())["gnss"] == "track"
+    with (on_can / "timeline.csv").open() as f:
+        states = {r["state"] for r in csv.DictReader(f) if float(r["distance_m"]) > 405}
+    assert states == {"LOCKOUT"}

@@ -29,8 +29,13 @@ NO_LIMIT = 0x7FFF
 
 
 def config_with(**values: int):
+    """The defaults with some parameters changed, each within its firmware bounds."""
     cfg = fh.fw_config.Config()
-    assert cfg.apply(values) == 0, values
+    bounds = {name: (lo, hi) for name, _default, lo, hi in fh.fw_config.PARAMS}
+    for name, value in values.items():
+        lo, hi = bounds[name]
+        assert lo <= value <= hi, (name, value)
+        setattr(cfg, name, value)
     return cfg
 
 

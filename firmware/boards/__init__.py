@@ -6,7 +6,12 @@ anywhere else.
 """
 
 BOARDS = {
-    "sim": "boards.sim",
+    "sim": "boards.sim",              # the HIL rig's and the virtual dev board's (hil/vboard.py)
+    "pyboard": "boards.pyboard",      # STM32 pyboard, pyb.CAN
+    "stm32": "boards.mcan",           # STM32 with machine.CAN (MicroPython >= 1.28)
+    "mimxrt": "boards.mcan",          # MIMXRT with machine.CAN
+    "rp2-mcp2515": "boards.mcp",      # RP2040 + MCP2515 on SPI
+    "esp32-mcp2515": "boards.mcp",    # ESP32 + MCP2515 on SPI
 }
 
 

@@ -10,7 +10,8 @@ header [kind, length, 0, 0, value u32 LE] followed by `length` payload bytes.
                      second of drive at a time; the board answers when it is through)
                   Q  stop
   device -> host  F  a frame the governor sent
-                  E  an event: value = time, payload = code (1 byte) + value (i32 LE)
+                  E  an event: value = time, payload = code u8, value i32, flags u8
+                     (bit 0: position known), x i32, y i32 (dm from the zone table's origin), LE
                   D  period done: value = microseconds the step took on this machine
 
 In lock-step mode (default) the device runs exactly one control period per T record,
@@ -25,6 +26,13 @@ configuration (keigov config build) through the device's own checks, before the 
 a refused configuration stops the board with the reason on stderr and exit status 3.
 `--tables NAME` runs the signal tables of module NAME in DIR (a vehicle's map compiled by
 the host, as `keigov replay` does) instead of the bundled keigov bus.
+
+`--port FD|stdio` serves the serial link (docs/link-protocol.md) on an inherited file
+descriptor the host made non-blocking (a pty master), or on the console: the virtual dev
+board (hil/vboard.py) runs this board from its main.py with the link on stdio, as a
+pyboard shares its USB serial between the REPL and the link, and its CAN records on two
+inherited pipes (`--can IN,OUT`). When mpremote breaks in (core/link.py) the loop
+raises KeyboardInterrupt, as Ctrl-C would, and the REPL takes the port.
 """
 import struct
 import sys
@@ -54,15 +62,16 @@ class SimWatchdog:
 
 
 class StdioLink:
-    """Record transport over the process's stdin/stdout with preallocated buffers.
+    """Record transport over the process's stdin/stdout (or two inherited streams) with
+    preallocated buffers.
 
     A record is read into `buf` at offset `at` (its header, then its payload): a single
     record into `rec`, the records of a B batch into `batch`, read whole with one call.
     """
 
-    def __init__(self):
-        self.inp = sys.stdin.buffer
-        self.out = sys.stdout.buffer
+    def __init__(self, inp=None, out=None):
+        self.inp = inp or sys.stdin.buffer
+        self.out = out or sys.stdout.buffer
         # CPython's buffered stdin would hide data from poll(); read the raw file.
         self._raw_in = getattr(self.inp, "raw", self.inp)
         self.rec = bytearray(_HDR + 64)
@@ -185,22 +194,86 @@ class StdioLink:
             self._flush()
 
 
+class StreamPort:
+    """The serial link's port on unix streams the host made non-blocking: never waits
+    for input, and gives output the pty cannot take 2 ms at most, then drops the rest:
+    a host that stops reading must not stretch the control period (it asks again)."""
+
+    def __init__(self, inp, out):
+        self.inp = getattr(inp, "raw", inp)    # CPython: unbuffered, so reads return what is there
+        self.out = getattr(out, "raw", out)
+        self._bufs = [None, None]
+        self._views = [None, None]
+        import select
+
+        self._poll = select.poll()
+        self._poll.register(self.out, select.POLLOUT)
+
+    def _view(self, k, buf, n):
+        """buf[:n] as a memoryview, made once per buffer (the link passes the same ones)."""
+        if self._bufs[k] is not buf:
+            self._bufs[k] = buf
+            self._views[k] = [memoryview(buf)[:i] for i in range(len(buf) + 1)]
+        return self._views[k][n]
+
+    def readinto(self, buf, n):
+        try:
+            return self.inp.readinto(self._view(0, buf, n)) or 0
+        except OSError:  # EAGAIN where the stream reports it so
+            return 0
+
+    def write(self, buf, n):
+        at = 0
+        stalls = 0
+        while at < n and stalls < 2:
+            try:
+                k = self.out.write(self._view(1, buf, n) if at == 0 else memoryview(buf)[at:n])
+            except OSError:
+                k = 0
+            if k:
+                at += k
+            else:
+                stalls += 1
+                self._poll.poll(1)
+        return at
+
+
+def open_port(spec):
+    """`stdio`: the console; a number: an inherited, non-blocking file descriptor."""
+    if spec == "stdio":
+        return StreamPort(sys.stdin.buffer, sys.stdout.buffer)
+    f = open(int(spec), "r+b")  # kept by the board for its life: collecting it closes the fd
+    return StreamPort(f, f)
+
+
+def open_flash(storage_dir):
+    blocks = persist.device_blocks(_BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
+    return FileStorage(storage_dir + "/flash.img", _BLOCK, blocks)
+
+
+def provision(record, argv=None):
+    """Flashing-time provisioning from the REPL (keigov flash): write the host's record
+    to this board's flash; it is read at the next boot."""
+    storage = _options(sys.argv[1:] if argv is None else argv)["storage"]
+    persist.store_provision(persist.Layout(open_flash(storage), SLOT_BLOCKS, EVENT_BLOCKS).prov, record)
+
+
 class SimBoard:
-    def __init__(self, storage_dir, tables=None):
+    def __init__(self, storage_dir, port=None, can=None, tables=None):
         self.tables = tables  # a table module (--tables), or None: the bundled keigov bus
         self.can = RamCan()
         self.watchdog = SimWatchdog()
-        blocks = persist.device_blocks(_BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
-        self.flash = FileStorage(storage_dir + "/flash.img", _BLOCK, blocks)
-        self.link = StdioLink()
-        self._evbuf = bytearray(5)
+        self.flash = open_flash(storage_dir)
+        self.port = port
+        self.link = StdioLink(*can) if can else StdioLink()
+        self._evbuf = bytearray(14)
         self.boot()
 
     def boot(self):
         """Power on: everything the device knows comes from its flash."""
         from tables import keigov_bus
 
-        self.node = Node(self.can, self.watchdog, self.flash, self.tables or keigov_bus)
+        self.node = Node(self.can, self.watchdog, self.flash, self.tables or keigov_bus, port=self.port)
         self.app = self.node.app
         self._event_seq = 0
 
@@ -232,10 +305,17 @@ class SimBoard:
         while seq < log.count:
             k = seq % log.capacity
             self._evbuf[0] = log.code[k]
-            struct.pack_into("<i", self._evbuf, 1, log.value[k])
-            link.put(69, log.time[k], self._evbuf, 0, 5)
+            struct.pack_into("<iBii", self._evbuf, 1, log.value[k], log.flags[k], log.x[k], log.y[k])
+            link.put(69, log.time[k], self._evbuf, 0, 14)
             seq += 1
         self._event_seq = seq
+
+    def _after_step(self):
+        if self.node.break_requested:
+            self.link.flush()
+            raise KeyboardInterrupt  # mpremote broke in: the REPL takes the port
+        if self.node.reboot_requested:
+            self.boot()
 
     def run_lockstep(self):
         link = self.link
@@ -252,8 +332,7 @@ class SimBoard:
                 self.node.step(link.value())
                 t1 = ticks_us() if ticks_us else time.perf_counter_ns() // 1000
                 self._send_outputs()
-                if self.node.reboot_requested:
-                    self.boot()
+                self._after_step()
                 link.put(68, t1 - t0, self._evbuf, 0, 0)
                 if not link.more():  # within a batch the host is not waiting: answer at its end
                     link.flush()
@@ -283,8 +362,7 @@ class SimBoard:
                 if hasattr(time, "ticks_us"):
                     self.app.note_loop_time(time.ticks_diff(time.ticks_us(), t0))
                 self._send_outputs()
-                if self.node.reboot_requested:
-                    self.boot()
+                self._after_step()
                 link.flush()
                 next_t = (next_t + PERIOD_MS) & 0x3FFFFFFF
             else:
@@ -296,34 +374,36 @@ def _read(path):
         return f.read()
 
 
-def main(argv):
-    storage = "."
-    realtime = False
-    provision = install = tables = None
+def _options(argv):
+    opts = {"storage": ".", "realtime": False, "provision": None, "install": None, "port": None, "can": None,
+            "tables": None}
     i = 0
     while i < len(argv):
-        if argv[i] == "--storage":
-            storage = argv[i + 1]
+        name = argv[i][2:]
+        if name == "realtime":
+            opts[name] = True
+        elif name in opts and i + 1 < len(argv):
+            opts[name] = argv[i + 1]
             i += 1
-        elif argv[i] == "--provision":
-            provision = argv[i + 1]
-            i += 1
-        elif argv[i] == "--install":
-            install = argv[i + 1]
-            i += 1
-        elif argv[i] == "--tables":
-            tables = argv[i + 1]
-            i += 1
-        elif argv[i] == "--realtime":
-            realtime = True
         i += 1
-    if tables:
-        sys.path.insert(0, storage)
-        tables = __import__(tables)
-    board = SimBoard(storage, tables)
-    if not board.prepare(provision, install):
+    return opts
+
+
+def main(argv):
+    opts = _options(argv)
+    port = open_port(opts["port"]) if opts["port"] else None
+    can = None
+    if opts["can"]:  # two inherited pipe fds, kept open by the board for its life
+        fds = opts["can"].split(",")
+        can = (open(int(fds[0]), "rb"), open(int(fds[1]), "wb"))
+    tables = None
+    if opts["tables"]:
+        sys.path.insert(0, opts["storage"])
+        tables = __import__(opts["tables"])
+    board = SimBoard(opts["storage"], port, can, tables)
+    if not board.prepare(opts["provision"], opts["install"]):
         sys.exit(3)
-    if realtime:
+    if opts["realtime"]:
         board.run_realtime()
     else:
         board.run_lockstep()

@@ -19,8 +19,8 @@ PARAMS = (
     ("fault_decel_ckph_s", 500, 100, 720),      # limit ramp in FAULT (720 = 2 m/s^2)
     ("torque_ramp_down_pm_s", 1000, 100, 5000),  # governor torque decrease, 0.1 %/s
     ("torque_ramp_up_pm_s", 500, 100, 5000),
-    ("kp_q10", 3413, 0, 100000),                # 0.1 % per 0.01 km/h, x1024
-    ("ki_q10", 1536, 0, 100000),                # 0.1 % per (0.01 km/h * s), x1024
+    ("kp_q10", 3413, 0, 16384),                 # 0.1 % per 0.01 km/h, x1024
+    ("ki_q10", 1536, 0, 8192),                  # 0.1 % per (0.01 km/h * s), x1024
     ("lookahead_ms", 600, 0, 2000),             # speed prediction horizon
     ("plausibility_ckph", 300, 100, 2000),      # wheel spread allowed: max(this, ...
     ("plausibility_pct", 10, 1, 50),            # ... this % of speed)

@@ -1,8 +1,13 @@
-"""Event log: a preallocated ring of (code, time, value) records.
+"""Event log: a preallocated ring of (code, time, value) records, each with where it happened.
 
 Recording never allocates, so the control loop may record from anywhere. A reader (the
 sim board's record stream, core/node.py persisting to flash) walks the ring with its own cursor; when the
 ring overflows the oldest records are overwritten and `dropped` counts them.
+
+The position comes from whoever knows it (core/zonestate.py, from the last good GNSS fix):
+`locate(x, y)` stamps every later record with it (`flags` bit 0, x/y in decimetres
+east/north of the zone table's origin) until `unlocate()`, so a record taken by any module
+says where the vehicle was without that module knowing about GNSS.
 """
 from array import array
 from micropython import const
@@ -34,6 +39,7 @@ GNSS_REANCHORED = const(23)    # value: distance from the old position (m, the l
 ZONES_REFUSED = const(24)      # value: reason (geofence.ERR_*)
 # Operator (core/node.py, over the link).
 FAULTS_CLEARED = const(25)     # latched warnings cleared on request
+CONFIG_INSTALLED = const(26)   # value: version of the configuration committed (runs from the next boot)
 
 NAMES = {
     BOOT: "boot",
@@ -61,6 +67,7 @@ NAMES = {
     GNSS_REANCHORED: "gnss_reanchored",
     ZONES_REFUSED: "zones_refused",
     FAULTS_CLEARED: "faults_cleared",
+    CONFIG_INSTALLED: "config_installed",
 }
 
 
@@ -70,14 +77,33 @@ class EventLog:
         self.code = bytearray(capacity)
         self.time = array("i", [0] * capacity)
         self.value = array("i", [0] * capacity)
+        self.flags = bytearray(capacity)
+        self.x = array("i", [0] * capacity)
+        self.y = array("i", [0] * capacity)
         self.count = 0      # events ever recorded (the newest is count - 1)
         self.dropped = 0    # overwritten before a reader took them
+        self._flags = 0     # stamped on every record: 1 (evstore.FLAG_POSITION) when _x/_y are known
+        self._x = 0
+        self._y = 0
+
+    def locate(self, x, y):
+        """Records from now on happened at (x, y), dm from the zone table's origin."""
+        self._flags = 1     # evstore.FLAG_POSITION (no constant here: every const in this module is an event code)
+        self._x = x
+        self._y = y
+
+    def unlocate(self):
+        """The position is no longer known."""
+        self._flags = 0
 
     def record(self, code, now, value):
         i = self.count % self.capacity
         self.code[i] = code
         self.time[i] = now
         self.value[i] = value
+        self.flags[i] = self._flags
+        self.x[i] = self._x
+        self.y[i] = self._y
         self.count += 1
 
     def oldest(self):

@@ -121,7 +121,7 @@ class EventStore:
         n = 0
         while cursor < log.count and n < limit:
             k = cursor % log.capacity
-            self.append(log.code[k], log.time[k], log.value[k], 0, 0, 0)
+            self.append(log.code[k], log.time[k], log.value[k], log.flags[k], log.x[k], log.y[k])
             cursor += 1
             n += 1
         return cursor

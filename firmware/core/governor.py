@@ -10,6 +10,11 @@ from micropython import const
 
 _Q = const(10)            # integrator and gains are scaled by 2**_Q
 _FULL = const(1000)       # 100.0 % torque in permille
+# Beyond these the output saturates anyway; the bounds keep every product below 2**30
+# (with kp_q10 <= 16384, ki_q10 <= 8192, lookahead <= 2 s: core/config.py), so no
+# intermediate becomes a big int on a 32-bit port whatever the inputs say.
+_ACCEL_MAX = const(100000)  # ckph/s (278 m/s^2: a glitch, not a vehicle)
+ERR_MAX = const(8000)      # ckph
 
 
 class SpeedGovernor:
@@ -30,7 +35,15 @@ class SpeedGovernor:
         target: speed to hold (ckph); speed: measured (ckph); accel: filtered (ckph/s);
         demand: the driver's torque demand (permille, 0..1000).
         """
+        if accel > _ACCEL_MAX:
+            accel = _ACCEL_MAX
+        elif accel < -_ACCEL_MAX:
+            accel = -_ACCEL_MAX
         err = target - (speed + accel * self.lookahead_ms // 1000)
+        if err > ERR_MAX:
+            err = ERR_MAX
+        elif err < -ERR_MAX:
+            err = -ERR_MAX
         p = (self.kp * err) >> _Q
         integ = self.integ
         if not self.binding and p + (integ >> _Q) >= demand:

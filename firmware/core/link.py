@@ -20,6 +20,16 @@ on an error, and returns the reply payload length.
 
 The port needs the MicroPython stream calls `readinto(buf, nbytes)` (returning the count,
 or 0/None when nothing is waiting: it must not block) and `write(buf, nbytes)`.
+
+REPL break-in (`break_in=True`, a development device): the link usually shares its port
+with the MicroPython REPL, and mpremote gets to the REPL by sending CR, Ctrl-C. No request
+can start with those bytes (a request's first COBS code byte is 4: version, command and a
+sequence number that is never 0, then the zero status byte), so at a frame start CR and
+LF are skipped and Ctrl-C sets `break_requested`; the board then leaves its loop for the
+REPL as a keyboard interrupt would. Reads never go past the end of a COBS block (nor
+past one byte at a frame start), so the bytes after the Ctrl-C (mpremote's CR, Ctrl-A)
+stay in the port for the REPL. A production device (`break_in=False`) reads in chunks
+and treats those bytes as any other.
 """
 from micropython import const
 
@@ -31,6 +41,10 @@ PAYLOAD = const(5)          # offset of the payload in a frame body
 STATUS = const(3)           # offset of the status byte
 _LENGTH = const(4)          # offset of the payload length
 REPLY = const(0x80)         # command bit set in replies
+_CTRL_C = const(3)
+_LF = const(10)
+_CR = const(13)
+_READS_MAX = const(16)      # port reads per poll: a stream of 0x00 read bytewise stays cheap
 _OVERHEAD = const(7)        # header (5) + CRC (2)
 BODY_MAX = const(262)       # _OVERHEAD + MAX_PAYLOAD
 WIRE_MAX = const(266)       # leading 0x00 + COBS(BODY_MAX) (+2 code bytes) + delimiter
@@ -52,9 +66,11 @@ E_INTERNAL = const(15)      # a handler failed; the link carries on
 
 
 class Link:
-    def __init__(self, port, handler, chunk=64):
+    def __init__(self, port, handler, chunk=64, break_in=False):
         self.port = port
         self.handler = handler
+        self.break_in = break_in
+        self.break_requested = False
         self.rx = bytearray(BODY_MAX)      # decoded request body
         self.body = bytearray(BODY_MAX)    # reply body before encoding
         self.tx = bytearray(WIRE_MAX)      # encoded reply, kept for retransmission
@@ -83,12 +99,21 @@ class Link:
     def poll(self, budget):
         """Read and parse at most `budget` bytes from the port; returns the bytes parsed."""
         used = 0
+        reads = 0
         chunk = self.chunk
-        while used < budget:
+        while used < budget and not self.break_requested:
             if self._c_off >= self._c_end:
+                if reads >= _READS_MAX:
+                    break
+                reads += 1
                 want = budget - used
                 if want > len(chunk):
                     want = len(chunk)
+                if self.break_in:  # never read past a frame's end: a Ctrl-C may follow
+                    if not self._code or self._over:
+                        want = 1
+                    elif self._left < want:
+                        want = self._left + 1  # the block, then its successor's code or the delimiter
                 try:
                     got = self.port.readinto(chunk, want)
                 except OSError:
@@ -132,6 +157,10 @@ class Link:
                 got = code = left = 0
                 over = False
                 if self._answered:
+                    break
+            elif not code and self.break_in and (b == _CTRL_C or b == _CR or b == _LF):
+                if b == _CTRL_C:  # mpremote (or a person) wants the REPL
+                    self.break_requested = True
                     break
             elif over:
                 pass

@@ -14,6 +14,11 @@ Boot reads the installed configuration (signed, checked again here) and the zone
 in it; a device with none runs on the defaults with the CONFIG_DEFAULTS flag raised.
 A configuration put over the link runs from the next boot: `reboot_requested` tells the
 board to reset (a board calls machine.reset(); the sim board builds a new Node).
+
+A development device (not provisioned for production) lets mpremote break in on the link
+port: `break_requested` tells the board to leave its loop for the REPL, as Ctrl-C would
+(core/link.py). A production device never does (`production`, from the provisioning
+record); its board also detaches the REPL from the port (docs/boards.md).
 """
 from micropython import const
 
@@ -58,16 +63,23 @@ class Node:
         self.events = st.events
         self.service = service.DeviceService(FIRMWARE_VERSION, board, service.GovernorStatus(self.app),
                                              st.store, st.events, self.clear_faults)
+        prov = st.prov
+        self.production = prov is not None and prov.production
         self.link = None
         if port is not None:
-            self.link = link.Link(port, self.service)
+            self.link = link.Link(port, self.service, break_in=not self.production)
             self.service.link = self.link
         self._persisted = 0      # sequence number in the RAM log of the next event to persist
         self._now = 0
+        self._installed = st.store.version  # a commit over the link changes it: an event
 
     @property
     def reboot_requested(self):
         return self.service.reboot_requested
+
+    @property
+    def break_requested(self):
+        return self.link is not None and self.link.break_requested
 
     def step(self, now):
         """One control period: the governor first, then bounded housekeeping."""
@@ -78,6 +90,10 @@ class Node:
         self._persisted = self.events.drain(self.app.log, self._persisted, 1)
         if self.link is not None:
             self.link.poll(LINK_BUDGET)
+            version = self.stored.store.version
+            if version != self._installed:
+                self._installed = version
+                self.app.log.record(events.CONFIG_INSTALLED, now, version)
 
     def provision(self, record):
         """Store the host's provisioning record (flashing does this once); reboot after."""

@@ -210,19 +210,22 @@ class ConfigSlots:
 
 _PROV_MAGIC = b"KGPV"
 KEY_SIZE = const(32)
+PROV_PRODUCTION = const(1)   # flags bit 0: no REPL on the link port, the link is the only way in
 
 
 class Provision:
     """The record `keigov keys new` makes and flashing writes to the first block:
-    0 "KGPV" | 4 format 1 | 5 three zero bytes | 8 device id (16, NUL-padded ASCII) |
+    0 "KGPV" | 4 format 1 | 5 flags | 6 two zero bytes | 8 device id (16, NUL-padded ASCII) |
     24 key (32) | 56 cap_min_ckph u32 | 60 cap_max_ckph u32 | 64 CRC-16 u16 of bytes 0..63
+    Flags: PROV_PRODUCTION. A record written before flags existed has 0 there.
     """
 
-    def __init__(self, device_id, key, cap_min, cap_max):
+    def __init__(self, device_id, key, cap_min, cap_max, flags=0):
         self.device_id = device_id   # bytes, 16, NUL-padded
         self.key = key               # bytes, 32
         self.cap_min = cap_min
         self.cap_max = cap_max
+        self.production = bool(flags & PROV_PRODUCTION)
 
 
 def load_provision(region):
@@ -235,7 +238,7 @@ def load_provision(region):
     cap_max = le.get_u32(b, 60)
     if cap_min < 0 or cap_max < cap_min:
         return None
-    return Provision(bytes(b[8:24]), bytes(b[24:56]), cap_min, cap_max)
+    return Provision(bytes(b[8:24]), bytes(b[24:56]), cap_min, cap_max, b[5])
 
 
 def store_provision(region, record):

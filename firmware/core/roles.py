@@ -50,6 +50,11 @@ FLAG_PEDAL_FAULT = const(4)
 FLAG_GNSS_INVALID = const(5)
 FLAG_SPEED_FROM_GNSS = const(6)
 FLAG_CONFIG_DEFAULTS = const(7)
+FLAG_LOCKOUT = const(8)          # a freeway lockout is latched (state LOCKOUT unless FAULT)
+FLAG_ZONE_HOLD = const(9)        # GNSS lost: the last zone state is held
+FLAG_ZONE_FALLBACK = const(10)   # the conservative fallback limit is in force (no usable GNSS)
+# Flags the zone state sets (core/safety.py).
+ZONE_FLAGS = const((1 << FLAG_LOCKOUT) | (1 << FLAG_ZONE_HOLD) | (1 << FLAG_ZONE_FALLBACK))
 # Flags that put the governor in FAULT.
 FAULT_FLAGS = const(
     (1 << FLAG_SPEED_TIMEOUT) | (1 << FLAG_SPEED_CHECK) | (1 << FLAG_SPEED_IMPLAUSIBLE) | (1 << FLAG_PEDAL_FAULT)

@@ -1,9 +1,10 @@
 """Receive side: every input frame is checked before the governor sees it.
 
 Deny by default: a frame whose id is not in the compiled table is ignored at the cost
-of one dict lookup (core.idmatch; J1939 messages match by parameter group). A known frame must have its DBC length, a valid checksum, the next
-rolling counter and every signal within its DBC range, or it is refused whole (no
-partially updated inputs). A message is trusted after a run of good frames and
+of one dict lookup (core.idmatch; J1939 messages match by parameter group). A known
+frame must have its DBC length, a valid checksum, every signal the map uses within its
+DBC range and the next rolling counter (checked in that order), or it is refused whole
+(no partially updated inputs). A message is trusted after a run of good frames and
 distrusted after a run of bad ones or after its timeout (data in the table, a few
 periods). Refusals are recorded as events on the first bad frame of a run.
 """
@@ -41,6 +42,7 @@ class Receiver:
         self.good_run = bytearray(n)
         self.bad_run = bytearray(n)
         self.counter = bytearray(n)
+        self.seq = bytearray(n)             # counter of the last accepted frame (pairs the parts of a GNSS fix)
         self.unread = bytearray(n)          # frames refused before their counter was read
         self.refused = array("i", [0] * n)  # frames refused, per message
         self.ignored = 0                    # frames with ids the table does not know
@@ -89,6 +91,7 @@ class Receiver:
                 values[role] = (raw[s - first] * mul[s] + add[s]) // div[s]
         self.last_ok[i] = now
         self.fresh[i] = 1
+        self.seq[i] = self.counter[i]
         self.bad_run[i] = 0
         if not self.valid[i]:
             g = self.good_run[i] + 1
@@ -109,19 +112,21 @@ class Receiver:
         start = self._start
         width = self._len
         flags = self._flags
+        get = codec.get
+        # The checksum first: a corrupted frame is refused as corrupted, whatever its
+        # damaged signals now read.
+        cs = t.RX_CHECKSUM[i]
+        if cs >= 0:
+            expect = get(buf, start[cs], width[cs], flags[cs])
+            if self._checksums.compute(t.RX_CHECKSUM_KIND[i], frame_id, buf, length, start[cs] >> 3) != expect:
+                return ERR_CHECKSUM
         lo = self._min
         hi = self._max
-        get = codec.get
         for s in range(first, self._end[i]):
             v = get(buf, start[s], width[s], flags[s])
             if v < lo[s] or v > hi[s]:
                 return ERR_RANGE
             raw[s - first] = v
-        cs = t.RX_CHECKSUM[i]
-        if cs >= 0:
-            skip = start[cs] >> 3
-            if self._checksums.compute(t.RX_CHECKSUM_KIND[i], frame_id, buf, length, skip) != raw[cs - first]:
-                return ERR_CHECKSUM
         cnt = t.RX_COUNTER[i]
         if cnt >= 0:
             c = raw[cnt - first]

@@ -5,9 +5,15 @@ judges plausibility, runs the state machine and turns the governor's output into
 torque and speed limits that go on the bus. No board and no other module sets those.
 
 States: INIT (deny: no torque until inputs are trusted), NORMAL (driver passes through),
-LIMITING (governor holds the limit), FAULT (inputs lost or invalid: the limit ramps down
+LIMITING (governor holds the limit), LOCKOUT (a freeway lockout zone was entered: the
+limit ramps down to lockout_ckph), FAULT (inputs lost or invalid: the limit ramps down
 to the limp cap at a bounded deceleration; with no speed source at all the torque ramps
-to zero). LOCKOUT is reserved for the geofence.
+to zero). FAULT takes priority over LOCKOUT; both keep the stricter limit.
+
+Zones (core/zonestate.py, from the installed configuration's fence): each complete GNSS
+fix (the three GNSS messages with one sequence number, see _take_fix) goes to the zone
+state, which is stepped every period with the vehicle speed; its limit joins the cap and
+the fault limit, lowest wins. Without a fence nothing of this runs.
 """
 from micropython import const
 
@@ -15,6 +21,7 @@ from core import events, roles
 from core.governor import SpeedGovernor
 from core.rx import ERR_TIMEOUT
 from core.ticks import diff
+from core.zonestate import W_FALLBACK, W_HOLD, ZoneState
 
 INIT = const(0)
 NORMAL = const(1)
@@ -22,6 +29,11 @@ LIMITING = const(2)
 FAULT = const(3)
 LOCKOUT = const(4)
 
+# Parts of a GNSS fix (_have bits).
+_LAT = const(1)
+_LON = const(2)
+_VEL = const(4)
+_FIX = const(7)
 
 
 class Supervisor:
@@ -65,8 +77,20 @@ class Supervisor:
         self.limit = cfg.cap_ckph  # the limit in force once any ramp is done, ckph
         self.ref = cfg.cap_ckph    # the limit now: ramps down to `limit` at fault_decel
         self.torque = 0            # command, permille
-        self.zone_limit = 0        # 0: no zone limit (set by the geofence)
+        self.zone_limit = 0        # 0: no zone limit (from the zone state)
         self.zone_id = 0
+        self.zones = None if fence is None else ZoneState(fence, cfg, log)
+        # The GNSS fix being assembled: each part as it arrived (copied out of rx.values,
+        # which the next frame of that message overwrites), its sequence number and time.
+        self._have = 0
+        self._fix_type = self._sats = self._hdop = 0
+        self._lat_hi = self._lat_lo = self._lon_hi = self._lon_lo = 0
+        self._gnss_speed = self._heading = 0
+        self._seq_lat = self._seq_lon = self._seq_vel = 0
+        self._t_lat = self._t_lon = self._t_vel = 0
+        self._fix_span = 1000
+        if self.m_lat >= 0:
+            self._fix_span = table.RX_PERIOD_MS[self.m_lat] or 1000
         self._implausible_since = -1
         self._overspeed_since = -1
         self._faults_clear_since = -1
@@ -191,6 +215,67 @@ class Supervisor:
     def driver_ok(self):
         return self.m_driver >= 0 and self.rx.valid[self.m_driver]
 
+    def _take_fix(self, now):
+        """Assemble a GNSS fix from its three messages; hand it to the zone state once
+        complete. The parts are paired by their sequence numbers (rolling counters) and
+        must arrive within one fix period of each other, so a position never mixes the
+        latitude of one fix with the longitude of another. Each fix is used once."""
+        rx = self.rx
+        fresh = rx.fresh
+        v = rx.values
+        i = self.m_lat
+        if fresh[i]:
+            self._fix_type = v[roles.IN_FIX_TYPE]
+            self._sats = v[roles.IN_SATELLITES]
+            self._lat_hi = v[roles.IN_LAT_HI]
+            self._lat_lo = v[roles.IN_LAT_LO]
+            self._seq_lat = rx.seq[i]
+            self._t_lat = now
+            self._have |= _LAT
+        i = self.m_lon
+        if fresh[i]:
+            self._hdop = v[roles.IN_HDOP]
+            self._lon_hi = v[roles.IN_LON_HI]
+            self._lon_lo = v[roles.IN_LON_LO]
+            self._seq_lon = rx.seq[i]
+            self._t_lon = now
+            self._have |= _LON
+        i = self.m_vel
+        if fresh[i]:
+            self._gnss_speed = v[roles.IN_GNSS_SPEED]
+            self._heading = v[roles.IN_GNSS_HEADING]
+            self._seq_vel = rx.seq[i]
+            self._t_vel = now
+            self._have |= _VEL
+        if self._have != _FIX or self._seq_lat != self._seq_lon or self._seq_lat != self._seq_vel:
+            return
+        if not (rx.valid[self.m_lat] and rx.valid[self.m_lon] and rx.valid[self.m_vel]):
+            return
+        span = self._fix_span
+        if diff(now, self._t_lat) >= span or diff(now, self._t_lon) >= span or diff(now, self._t_vel) >= span:
+            return
+        self._have = 0
+        self.zones.on_fix(now, self._fix_type, self._sats, self._hdop, self._lat_hi, self._lat_lo,
+                          self._lon_hi, self._lon_lo, self._heading, self._gnss_speed)
+
+    def _update_zones(self, now):
+        """Fixes in, wheel travel in; the zone limit, zone id and zone flags out."""
+        zs = self.zones
+        if self.m_lat >= 0 and self.m_lon >= 0 and self.m_vel >= 0:
+            self._take_fix(now)
+        zs.step(now, self.speed)
+        self.zone_limit = zs.limit_ckph
+        self.zone_id = zs.zone_id
+        w = zs.warnings
+        flags = self.flags & ~roles.ZONE_FLAGS
+        if zs.lockout:
+            flags |= 1 << roles.FLAG_LOCKOUT
+        if w & W_FALLBACK:
+            flags |= 1 << roles.FLAG_ZONE_FALLBACK
+        elif w & W_HOLD:
+            flags |= 1 << roles.FLAG_ZONE_HOLD
+        self.flags = flags
+
     # -- decisions ------------------------------------------------------------------
 
     def step(self, now):
@@ -200,6 +285,8 @@ class Supervisor:
             self.booted = True
             self.boot_ms = now
         self._update_speed(now)
+        if self.zones is not None:
+            self._update_zones(now)
         flags = self.flags
         state = self.state
         if state == INIT:
@@ -225,7 +312,8 @@ class Supervisor:
                 self.log.record(events.FAULT_CLEARED, now, 0)
         self.flags = flags
 
-        # Active limit: the cap, a stricter zone limit, the limp cap in FAULT.
+        # Active limit: the cap, a stricter zone limit (the lockout speed in a lockout,
+        # the fallback without GNSS), the limp cap in FAULT.
         limit = cfg.cap_ckph
         if self.zone_limit and self.zone_limit < limit:
             limit = self.zone_limit
@@ -255,9 +343,12 @@ class Supervisor:
             if target < 0:
                 target = 0
             torque = gov.step(target, self.speed, self.accel, demand)
-        if state == NORMAL or state == LIMITING:
-            new = LIMITING if gov.binding else NORMAL
-            if new != state:
+        if state == NORMAL or state == LIMITING or state == LOCKOUT:
+            if flags & (1 << roles.FLAG_LOCKOUT):
+                new = LOCKOUT
+            else:
+                new = LIMITING if gov.binding else NORMAL
+            if new != state and new != LOCKOUT and state != LOCKOUT:
                 self.log.record(
                     events.LIMIT_ENGAGED if new == LIMITING else events.LIMIT_RELEASED, now, self.speed
                 )

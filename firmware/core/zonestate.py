@@ -2,7 +2,8 @@
 
 Pure logic: the supervisor passes in each complete fix (`on_fix`) and calls `step`
 every control period with the vehicle speed; this module never touches CAN. It reads
-`limit_ckph` (0: no zone limit), `zone_id` and `lockout` back, and `warnings` (W_*).
+`limit_ckph` (0: no zone limit), `zone_id` and `lockout` back, and `warnings` (W_*). The event log is told where the vehicle is
+(`log.locate`, the last good fix) so that every event carries the position.
 
 - A stricter limit (or a lockout) applies at the first fix that shows it, good or poor.
 - A looser one only when, for `zone_dwell_ms`, every fix was good (none more than
@@ -154,6 +155,7 @@ class ZoneState:
         if self.cfg.zone_fallback_ckph < self._applied:
             self._applied = self.cfg.zone_fallback_ckph
             self.log.record(events.ZONE_TIGHTENED, now, self.zone_id * 65536 + self._applied)
+        self.log.unlocate()   # the last fix is too old to say where later events happen
         self._publish()
 
     # -- every complete GNSS fix ------------------------------------------------------------
@@ -189,6 +191,7 @@ class ZoneState:
             self._anchored = True
             self.x = x
             self.y = y
+            self.log.locate(x, y)
             self._dr_dm = 0
             self._track = False
             self.fixes += 1

@@ -1,10 +1,13 @@
 """Replay a recorded frame trace through the governor app, on MicroPython or CPython.
 
-  micropython replay.py TRACE frames          print every sent frame: "<t> <id> <hex>"
-  micropython replay.py TRACE alloc WARMUP    after WARMUP steps, measure the heap: once
-                                              with gc.mem_alloc() (gc off), once inside
-                                              micropython.heap_lock() (any allocation
-                                              raises MemoryError)
+  micropython replay.py TRACE frames [ZONES]          print every sent frame: "<t> <id> <hex>"
+  micropython replay.py TRACE alloc WARMUP [ZONES]    after WARMUP steps, measure the heap: once
+                                                      with gc.mem_alloc() (gc off), once inside
+                                                      micropython.heap_lock() (any allocation
+                                                      raises MemoryError)
+
+ZONES: a compiled zone table (`keigov zones compile`) the governor runs with, as a device
+with zones in its configuration does.
 
 TRACE is tests/firmware_harness.encode_trace() output: "S <now>" starts a step, the
 "F <id> <hex>" lines after it are the frames delivered before that step. Everything is
@@ -13,38 +16,51 @@ loaded into flat arrays first, so the replay loop itself allocates nothing.
 import gc
 import sys
 from array import array
+from binascii import hexlify
 
 import micropython
 from boards.ramcan import RamCan
 from boards.sim import SimWatchdog
-from core import config
+from core import config, geofence
 from core.app import Governor
 from tables import keigov_bus
 
 
 class Trace:
+    """The trace in flat arrays sized by a first pass, so a long trace fits a small heap
+    (and the collector has few objects to walk while the replay prints)."""
+
     def __init__(self, path):
-        self.time = array("i")
-        self.first = array("i")     # index of a step's first frame; one extra at the end
-        self.fid = array("i")
-        self.flen = bytearray()
-        data = []
+        steps = frames = 0
+        with open(path) as f:
+            for line in f:
+                if line[0] == "S":
+                    steps += 1
+                elif line[0] == "F":
+                    frames += 1
+        self.time = array("i", bytearray(4 * steps))
+        self.first = array("i", bytearray(4 * (steps + 1)))   # a step's first frame; one extra at the end
+        self.fid = array("i", bytearray(4 * frames))
+        self.flen = bytearray(frames)
+        self.data = bytearray(8 * frames)
+        k = n = 0
         with open(path) as f:
             for line in f:
                 parts = line.split()
                 if not parts:
                     continue
                 if parts[0] == "S":
-                    self.time.append(int(parts[1]))
-                    self.first.append(len(self.fid))
+                    self.time[k] = int(parts[1])
+                    self.first[k] = n
+                    k += 1
                 else:
                     payload = bytes.fromhex(parts[2]) if len(parts) > 2 else b""
-                    self.fid.append(int(parts[1]))
-                    self.flen.append(len(payload))
-                    data.append(payload + bytes(8 - len(payload)))
-        self.first.append(len(self.fid))
-        self.data = bytearray(b"".join(data))
-        self.steps = len(self.time)
+                    self.fid[n] = int(parts[1])
+                    self.flen[n] = len(payload)
+                    self.data[n * 8:n * 8 + len(payload)] = payload
+                    n += 1
+        self.first[k] = n
+        self.steps = steps
         self.buf = bytearray(8)     # one frame on its way into the RAM CAN
 
 
@@ -69,14 +85,23 @@ class Printer:
     def after(self, k):
         can = self.app.can
         t = self.trace.time[k]
+        data = memoryview(can.tx_data)
         for i in range(can.take_sent()):
-            base = i * 64
-            hexed = "".join("%02x" % can.tx_data[base + b] for b in range(can.tx_len[i]))
-            print(t, can.tx_id[i], hexed)
+            base = i * 64   # one write per line: each is a system call on the unix port
+            sys.stdout.write("%d %d %s\n" % (t, can.tx_id[i], hexlify(data[base:base + can.tx_len[i]]).decode()))
+
+
+ZONES = None    # path of the zone table, from the command line
 
 
 def build():
-    return Governor(RamCan(), SimWatchdog(), keigov_bus, config.Config())
+    fence = None
+    if ZONES:
+        fence = geofence.Fence()
+        with open(ZONES, "rb") as f:
+            if fence.read(f) != geofence.OK:
+                raise SystemExit("zone table refused")
+    return Governor(RamCan(), SimWatchdog(), keigov_bus, config.Config(), fence=fence)
 
 
 def replay(app, trace, first, last, sink):
@@ -138,11 +163,14 @@ def run_locked(trace, warmup):
 
 
 def main(argv):
+    global ZONES
     trace = Trace(argv[1])
     if argv[2] == "frames":
+        ZONES = argv[3] if len(argv) > 3 else None
         app = build()
         replay(app, trace, 0, trace.steps, Printer(app, trace))
         return
+    ZONES = argv[4] if len(argv) > 4 else None
     warmup = int(argv[3])
     grown = measure_alloc(trace, warmup)
     armed, states, frames = run_locked(trace, warmup)

@@ -50,7 +50,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(format_table(results, color=color))
     print()
     print(format_runs(results, color=color))
-    print(f"\nplots and timelines: {args.out}/<scenario>/report.png, timeline.csv, summary.json")
+    print(f"\nplots and timelines: {args.out}/<scenario>/report.png, timeline.csv, summary.json "
+          "(map.png for scenarios with zones)")
     if args.junit:
         write_junit(results, args.junit)
     return 0 if all(r.passed for r in results) else 1

@@ -17,13 +17,13 @@ EPILOG = """\
 LOG is a file (.asc .blf .csv .db .log .mf4 .trc, each also .gz but .db) or a directory
 whose log files are one drive (a CANedge session); every LOG is one drive unless --merge.
 outputs in DIR (in DIR/<drive>/ for several drives): timeline.csv, events.json, track.csv,
-summary.json, report.png; with several drives also fleet.json and fleet.csv.
+summary.json, report.png, map.png (with --zones); and fleet.json, fleet.csv.
 Rules file schema and the rest: docs/replay.md.
 
 examples:
   keigov replay 00000002-60FE415D.MF4 --dbc canmod-gps.dbc --map dbc/maps/canedge_gps.toml --out runs/r
   keigov replay logs/*.log --map dbc/maps/keigov.toml --config fleet.toml --jobs 2 --out runs/fleet
-  keigov replay drive.blf --map my.toml --gnss drive.gpx --rules rules.toml --junit ci.xml --out runs/x
+  keigov replay drive.blf --map my.toml --gnss drive.gpx --zones campus.geojson --rules rules.toml --out runs/x
   keigov replay drive.log --map my.toml --realtime --interface socketcan --channel can0 --out runs/hil
 
 exit status: 0 every check passed, 1 a check failed, 2 bad input (file, map, rules, a damaged
@@ -44,6 +44,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", type=Path, metavar="CONFIG.toml",
                         help="the governor configuration to replay with (as for `keigov config build`)")
     parser.add_argument("--gnss", type=Path, metavar="TRACK", help="GNSS track (.gpx, .nmea) instead of the log's")
+    parser.add_argument("--zones", type=Path, metavar="ZONES.geojson",
+                        help="zones (docs/zones.md): installed on the device, drawn on map.png, checked")
     parser.add_argument("--assume-pedal", type=float, metavar="PCT",
                         help="driver demand where the map has no pedal (default 100)")
     parser.add_argument("--rules", type=Path, metavar="RULES.toml", help="checks to hold the drives to")
@@ -71,14 +73,23 @@ def _run(args: argparse.Namespace) -> int:
     from keigov.replay.runner import RunOptions
     from keigov.replay.track import read_track
     from keigov.replay.vehicle import VehicleSpec, build_vehicle
+    from keigov_hil.scenario import read_zones
 
     if args.jobs < 1:
         raise InputError(f"--jobs {args.jobs}: give at least 1")
     if args.assume_pedal is not None and not 0 <= args.assume_pedal <= 100:
         raise InputError(f"--assume-pedal {args.assume_pedal}: a percentage 0..100")
     drives = drives_from_arguments(args.logs, args.merge)
-    params, zones = read_settings(args.config) if args.config else ({}, None)
-    rules = load_rules(args.rules, params)
+    params, zone_table = read_settings(args.config) if args.config else ({}, None)
+    zones = None
+    if args.zones:
+        if zone_table is not None:
+            raise InputError("give the zones once: --zones, or zones in the configuration", where=str(args.config))
+        if not args.zones.is_file():
+            raise InputError("no such file", where=str(args.zones))
+        zones = read_zones(args.zones, "--zones")
+        zone_table = zones.table.blob
+    rules = load_rules(args.rules, params, zones)
     spec = VehicleSpec(args.map, tuple(args.dbc), args.gnss, args.assume_pedal)
     vehicle = build_vehicle(spec)           # map, DBC and pedal problems fail here, before any drive
     for note in vehicle.notes:
@@ -89,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         from keigov.replay.realtime import play_realtime
 
         return play_realtime(drives, vehicle, rules, args, channels, track)
-    opts = RunOptions(get_runtime(args.runtime), params, zones, channels)
+    opts = RunOptions(get_runtime(args.runtime), params, zone_table, channels)
     out = args.out
     jobs = [fleet.Job(d, spec, rules, opts, track, out if len(drives) == 1 else out / d.name, not args.no_plot)
             for d in drives]

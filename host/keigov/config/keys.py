@@ -23,6 +23,7 @@ FORMAT = "keigov-key/1"
 KEY_SIZE = 32
 PROV_MAGIC = b"KGPV"
 PROV_SIZE = 66
+PROV_PRODUCTION = 1  # flags bit 0 (firmware/core/persist.py)
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,16}$")
 
 
@@ -42,10 +43,11 @@ class KeyFile:
             "cap_max_ckph": self.cap_max_ckph,
         }, indent=2) + "\n").encode()
 
-    def provision_record(self) -> bytes:
-        """The 66-byte record the device reads from the first block of its storage."""
-        head = struct.pack("<4sB3x16s32sII", PROV_MAGIC, 1, self.device.encode("ascii"), self.key,
-                           self.cap_min_ckph, self.cap_max_ckph)
+    def provision_record(self, *, production: bool = False) -> bytes:
+        """The 66-byte record the device reads from the first block of its storage;
+        `production` sets the flag that takes the REPL off the link port."""
+        head = struct.pack("<4sBB2x16s32sII", PROV_MAGIC, 1, PROV_PRODUCTION if production else 0,
+                           self.device.encode("ascii"), self.key, self.cap_min_ckph, self.cap_max_ckph)
         return head + struct.pack("<H", binascii.crc_hqx(head, 0xFFFF))
 
 
@@ -97,4 +99,4 @@ def write_key(path: Path, keyfile: KeyFile) -> None:
     """Write a key file readable by its owner only; never overwrite an existing one."""
     if path.exists():
         raise InputError("exists; a key is never overwritten (the device holds the old one)", where=str(path))
-    write_atomic(path, keyfile.to_json())  # mkstemp makes the file 0600, and rename keeps that
+    write_atomic(path, keyfile.to_json(), private=True)

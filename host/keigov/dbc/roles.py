@@ -51,6 +51,9 @@ FLAG_BITS = (
     "flag_gnss_invalid",
     "flag_speed_from_gnss",
     "flag_config_defaults",
+    "flag_lockout",
+    "flag_zone_hold",
+    "flag_zone_fallback",
 )
 
 OUTPUTS = {

@@ -42,7 +42,7 @@ class DeviceClient:
         except (serial.SerialException, ValueError, OSError) as exc:
             raise InputError(f"cannot open the port: {exc}", where=port) from exc
         self.reader = FrameReader()
-        self.seq = random.randrange(256)
+        self.seq = random.randrange(1, 256)
         self.bytes_sent = 0
         self.bytes_received = 0
 
@@ -57,7 +57,7 @@ class DeviceClient:
 
     def request(self, command: int, payload: bytes = b"", *, timeout: float | None = None) -> Frame:
         """The device's reply to one request (any status), retried on silence."""
-        self.seq = (self.seq + 1) & 0xFF
+        self.seq = self.seq % 255 + 1  # 1..255: a request with sequence 0 would start like the REPL's Ctrl-C
         wire = encode_frame(command, self.seq, payload)
         wait = timeout or self.timeout
         name = COMMAND_NAMES.get(command, f"command 0x{command:02x}")

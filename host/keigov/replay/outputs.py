@@ -2,10 +2,12 @@
 
     timeline.csv   one row per 10 ms period, the columns of `keigov sim` (keigov_hil.timeline):
                    the recorded speed and pedal beside the governor's command as its frames
-                   showed it; grade is unknown (nan) and the applied torque is what a motor
-                   controller obeying the command would have applied, min(pedal, limit)
+                   showed it; grade is unknown (nan), the applied torque is what a motor
+                   controller obeying the command would have applied, min(pedal, limit),
+                   distance the integrated speed and lat/lon/heading the GNSS's (nan without)
     events.json    the firmware's events with time, odometer, speed and position (where
                    GNSS is known); input check events name the message and the reason
+    map.png        with --zones: the zones and the drive coloured by governor state
     track.csv      the GNSS fixes with the governor's state there (for a map of the drive)
     summary.json   runtime, sim_seconds, wall_seconds, frames read / used / supplied, the
                    files with any damage, and every check with value, threshold and verdict
@@ -33,6 +35,8 @@ from keigov.replay.runner import ReplayRun
 from keigov.replay.sides import PERIOD_MS
 from keigov.replay.vehicle import Vehicle
 from keigov_hil.ecus import STATE_NAMES
+from keigov_hil.scenario import ScenarioZones
+from keigov_hil.session import MAP_EVENTS
 from keigov_hil.timeline import Timeline
 
 TRACK_COLUMNS = ("t_s", "lat_deg", "lon_deg", "speed_kph", "fix_type", "state", "zone")
@@ -44,7 +48,6 @@ class ReplayData:
 
     timeline: Timeline
     events: list[dict]
-    odometer_km: list[float]
     damages: list[str]
 
 
@@ -59,52 +62,64 @@ def _filled(values: list[float]) -> list[float]:
     return out
 
 
-def build_timeline(run: ReplayRun) -> Timeline:
-    inp, out = run.inputs, run.outputs
-    speed = _filled(inp.speed_kph)
+def _speeds(run: ReplayRun) -> list[float]:
+    speed = _filled(run.inputs.speed_kph)
     if all(math.isnan(v) for v in speed) and run.fixes:
         # No speed signal mapped: the GNSS speed, as the firmware would fall back to.
         speed = [f.speed_kph if (f := run.fixes.at(run.start_t + k * PERIOD_MS / 1000)) else math.nan
                  for k in range(run.periods)]
+    return speed
+
+
+def build_timeline(run: ReplayRun) -> Timeline:
+    """One row per period; where the vehicle was comes from its GNSS (nan without a fix)."""
+    inp, out = run.inputs, run.outputs
+    speed = _speeds(run)
     timeline = Timeline()
     rows = timeline.rows
     nan = math.nan
     names = STATE_NAMES
+    at = run.fixes.at if run.fixes else (lambda _t: None)
+    metres = 0.0
     for k in range(run.periods):
         pedal = inp.pedal_pct[k]
         torque = out.torque_pct[k]
+        fix = at(run.start_t + k * PERIOD_MS / 1000)
         rows.append((k * PERIOD_MS / 1000, speed[k], out.limit_kph[k], pedal, torque, names.get(out.state[k], "?"),
-                     out.zone[k], inp.accel_mps2[k], nan, min(pedal, torque), inp.gnss_fix[k], out.flags[k]))
+                     out.zone[k], inp.accel_mps2[k], nan, min(pedal, torque), inp.gnss_fix[k], out.flags[k],
+                     metres, fix.lat_deg if fix else nan, fix.lon_deg if fix else nan,
+                     fix.heading_deg if fix else nan))
+        if not math.isnan(speed[k]):
+            metres += speed[k] * PERIOD_MS / 3600
     return timeline
 
 
-def odometer(timeline: Timeline) -> list[float]:
-    km, total = [], 0.0
-    for v in timeline.column("speed_kph"):
-        km.append(total)
-        if not math.isnan(v):
-            total += v * PERIOD_MS / 3_600_000
-    return km
-
-
-def build_events(run: ReplayRun, vehicle: Vehicle, odo: list[float], speed: list[float]) -> list[dict]:
+def build_events(run: ReplayRun, vehicle: Vehicle, timeline: Timeline, zones: ScenarioZones | None) -> list[dict]:
+    """The device's events with odometer, speed and position: where the device put itself
+    (through the zone table's origin) where it says, else the GNSS fix at the time."""
     names = event_names()
     reasons = {v: k.removeprefix("ERR_").lower() for k, v in consts("core/rx.py").items() if k.startswith("ERR_")}
     rx_names = [e.name for e in vehicle.fast.rx]
+    metres, speed = timeline.column("distance_m"), timeline.column("speed_kph")
     events = []
-    for t_ms, code, value in run.outputs.events:
-        k = min(max(t_ms // PERIOD_MS, 0), run.periods - 1)
-        name = names.get(code, f"event_{code}")
-        event = {"t_s": round(t_ms / 1000, 3), "name": name, "code": code, "value": value,
-                 "odometer_km": round(odo[k], 3), "speed_kph": None if math.isnan(speed[k]) else round(speed[k], 2)}
+    for ev in run.outputs.events:
+        k = min(max(ev.t_ms // PERIOD_MS, 0), run.periods - 1)
+        name = names.get(ev.code, f"event_{ev.code}")
+        event = {"t_s": round(ev.t_ms / 1000, 3), "name": name, "code": ev.code, "value": ev.value,
+                 "odometer_km": round(metres[k] / 1000, 3),
+                 "speed_kph": None if math.isnan(speed[k]) else round(speed[k], 2)}
         if name in ("input_invalid", "input_recovered"):
-            index = value // 256 if name == "input_invalid" else value
+            index = ev.value // 256 if name == "input_invalid" else ev.value
             event["message"] = rx_names[index] if 0 <= index < len(rx_names) else f"#{index}"
             if name == "input_invalid":
-                event["reason"] = reasons.get(value % 256, str(value % 256))
-        fix = run.fixes.latest(run.start_t + t_ms / 1000) if run.fixes else None
-        if fix is not None and fix.fix_type:
-            event["lat"], event["lon"] = round(fix.lat_deg, 7), round(fix.lon_deg, 7)
+                event["reason"] = reasons.get(ev.value % 256, str(ev.value % 256))
+        if ev.position_dm is not None and zones is not None:
+            lon, lat = zones.table.projection.to_lonlat(*ev.position_dm)
+            event["position"] = {"lat": round(lat, 7), "lon": round(lon, 7)}
+        else:
+            fix = run.fixes.latest(run.start_t + ev.t_ms / 1000) if run.fixes else None
+            if fix is not None and fix.fix_type:
+                event["position"] = {"lat": round(fix.lat_deg, 7), "lon": round(fix.lon_deg, 7)}
         events.append(event)
     return events
 
@@ -123,6 +138,22 @@ def _track_csv(run: ReplayRun, timeline: Timeline) -> str:
     return buf.getvalue()
 
 
+def _plot_map(run: ReplayRun, timeline: Timeline, events: list[dict], zones: ScenarioZones, out: Path) -> None:
+    """The zones, the drive coloured by governor state, the geofence's events where they happened."""
+    from keigov.report.trackmap import plot_track_map
+
+    known = [i for i, lat in enumerate(timeline.column("lat")) if not math.isnan(lat)]
+    if len(known) < 2:
+        return
+    lat, lon, state = timeline.column("lat"), timeline.column("lon"), timeline.column("state")
+    index = {k: n for n, k in enumerate(known)}
+    marks = [(index[k], e["name"]) for e in events if e["name"] in MAP_EVENTS
+             and (k := min(int(e["t_s"] * 1000) // PERIOD_MS, run.periods - 1)) in index]
+    plot_track_map(out, zones.map, [state[i] for i in known], lon=[lon[i] for i in known],
+                   lat=[lat[i] for i in known], fixes=[(f.lon_deg, f.lat_deg) for f in run.fixes.fixes if f.fix_type],
+                   marks=marks, title=f"{run.drive.name} ({run.runtime}, replay)")
+
+
 def _count(events: list[dict], name: str) -> int:
     return sum(e["name"] == name for e in events)
 
@@ -135,11 +166,10 @@ def finish_drive(run: ReplayRun, vehicle: Vehicle, rules: Rules, out_dir: Path |
                  ) -> RunResult:
     """Check a replayed drive and write its outputs to out_dir (none when None)."""
     timeline = build_timeline(run)
-    odo = odometer(timeline)
     speed = timeline.column("speed_kph")
-    events = build_events(run, vehicle, odo, speed)
+    events = build_events(run, vehicle, timeline, rules.zones)
     damages = [text for f in run.files if (text := f.damage_text())]
-    data = ReplayData(timeline, events, odo, damages)
+    data = ReplayData(timeline, events, damages)
     checks = run_rules(data, rules)
     steps = sorted(run.outputs.step_us)
     extra = {
@@ -152,7 +182,7 @@ def finish_drive(run: ReplayRun, vehicle: Vehicle, rules: Rules, out_dir: Path |
         "frames_from_device": run.outputs.frames,
         "device_queue_overflow": run.queue_overflow,
         "cpu_seconds": run.cpu_seconds,
-        "distance_km": round(odo[-1], 3) if odo else 0.0,
+        "distance_km": round(timeline.column("distance_m")[-1] / 1000, 3) if timeline.rows else 0.0,
         "gnss": vehicle.gnss,
         "gnss_fixes": len(run.fixes.fixes),
         "notes": vehicle.notes,
@@ -181,4 +211,6 @@ def finish_drive(run: ReplayRun, vehicle: Vehicle, rules: Rules, out_dir: Path |
         if plot:
             plot_timeline(out_dir / "timeline.csv", out_dir / "report.png",
                           f"{run.drive.name} ({run.runtime}, cap {rules.cap_kph:.1f} km/h, replay)", events)
+            if rules.zones is not None and run.fixes:
+                _plot_map(run, timeline, events, rules.zones, out_dir / "map.png")
     return result

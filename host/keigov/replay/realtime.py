@@ -34,6 +34,7 @@ from keigov.replay.vehicle import HostView, Vehicle
 from keigov.report.junit import write_junit
 from keigov.report.table import format_table
 from keigov_hil.bus import open_bus
+from keigov_hil.device import DeviceEvent
 
 _SKIP_GAPS_S = 60.0          # as can.player: a longer pause in the log is not waited out
 
@@ -121,7 +122,7 @@ def _board_periods(view: HostView, frames: list[tuple[float, int, bytes]], wall0
             at += 1
         if side.state != state:
             state = side.state
-            side.out.events.append((k * PERIOD_MS, state_change, state))
+            side.out.events.append(DeviceEvent(k * PERIOD_MS, state_change, state))
         side.period_done(None)
     return side
 

@@ -22,10 +22,15 @@ from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, params
 from keigov.report.results import CheckResult, judge
 from keigov_hil.checks import CHECKS, CheckRegistry
-from keigov_hil.scenario import CheckSpec
+from keigov_hil.zonechecks import entered
+from keigov_hil.scenario import CheckSpec, ScenarioZones
 from keigov_hil.schema import Field, load_toml, validate
 
-REPLAY_CHECKS = CheckRegistry({k: CHECKS[k] for k in ("never_state", "event", "flag", "peak_over_cap")})
+# Scenario kinds that judge the governor alone (not how the vehicle responds, which a
+# recording cannot show: overshoot, stabilised speed, lockout speed, decelerations).
+ADOPTED = ("never_state", "event", "no_event", "flag", "peak_over_cap", "zone_applied", "zone_released", "limit_ramp",
+           "limit_steady", "zone_hold", "zone_fallback")
+REPLAY_CHECKS = CheckRegistry({k: CHECKS[k] for k in ADOPTED})
 check = REPLAY_CHECKS.check
 
 DEFAULT_CHECKS: list[dict[str, Any]] = [
@@ -36,6 +41,7 @@ DEFAULT_CHECKS: list[dict[str, Any]] = [
     {"kind": "peak_over_cap"},
 ]
 QUANTUM_PCT = 0.05         # half the command's torque resolution (0.1 %)
+LOCKOUT_WITHIN_M = 30.0    # GNSS error and a fix interval at speed, on top of the zone state's own margin
 
 
 @dataclass
@@ -47,7 +53,10 @@ class Rules:
     firmware_config: dict[str, int]
     checks: list[CheckSpec]
     cap_override_kph: float | None = None
-    faults: list = field(default_factory=list)      # a replay injects none
+    zones: ScenarioZones | None = None               # --zones: the zone checks' geometry
+    faults: list = field(default_factory=list)       # a replay injects none
+    # The zone checks allow one GNSS cycle of error: the governor's GNSS messages come at 10 Hz.
+    gnss: dict[str, float] = field(default_factory=lambda: {"rate_hz": 10.0})
 
     def firmware_value(self, name: str) -> int:
         return self.firmware_config.get(name, params()[name][0])
@@ -63,12 +72,14 @@ class Rules:
         return self.firmware_value("limp_ckph") / CKPH_PER_KPH
 
 
-def load_rules(path: Path | None, firmware_config: dict[str, int]) -> Rules:
-    """The rules file (or the defaults); every key checked, errors name file and key."""
+def load_rules(path: Path | None, firmware_config: dict[str, int], zones: ScenarioZones | None = None) -> Rules:
+    """The rules file (or the defaults); every key checked, errors name file and key. A
+    check naming a zone must name one of `zones`."""
     if path is None:
         where = Path("(default rules)")
+        defaults = DEFAULT_CHECKS + (_lockout_defaults(zones) if zones else [])
         return Rules(where, firmware_config,
-                     [REPLAY_CHECKS.validate(c, where, f"checks[{n}]") for n, c in enumerate(DEFAULT_CHECKS)])
+                     [REPLAY_CHECKS.validate(c, where, f"checks[{n}]") for n, c in enumerate(defaults)], zones=zones)
     doc = load_toml(path)
     top = validate({k: v for k, v in doc.items() if k != "checks"},
                    {"cap_kph": Field(float, None, 5, 130), "description": Field(str, "")}, path, "rules")
@@ -78,7 +89,18 @@ def load_rules(path: Path | None, firmware_config: dict[str, int]) -> Rules:
     if not tables:
         raise InputError("no [[checks]]: a rules file lists the checks to hold the drives to", where=str(path))
     specs = [REPLAY_CHECKS.validate(c, path, f"checks[{n}]") for n, c in enumerate(tables)]
-    return Rules(path, firmware_config, specs, top["cap_kph"])
+    for n, spec in enumerate(specs):
+        zone = spec.params.get("zone")
+        if zone is not None and (zones is None or zone not in zones.names()):
+            known = f"zones in {zones.path.name}: {', '.join(zones.names())}" if zones else "no --zones given"
+            raise InputError(f"'checks[{n}].zone' = {zone!r} is not a zone ({known})", where=str(path))
+    return Rules(path, firmware_config, specs, top["cap_kph"], zones)
+
+
+def _lockout_defaults(zones: ScenarioZones) -> list[dict[str, Any]]:
+    """With zones and no rules file: each named lockout zone the drive enters must be
+    locked out within LOCKOUT_WITHIN_M of its boundary (`lockout_distance`)."""
+    return [{"kind": "lockout_distance"}]
 
 
 def run_rules(data: Any, rules: Rules) -> list[CheckResult]:
@@ -152,3 +174,21 @@ def _input_checks(data: Any, rules: Rules, p: dict[str, Any]) -> CheckResult:
         detail += f"; first at {failures[0]['t_s']:.2f} s"
     return judge("input_checks", "input check failures (runs of refused frames, timeouts)", float(len(failures)),
                  float(p["max_failures"]), "", "<=", detail)
+
+
+@check("lockout_distance", "every lockout zone the drive enters is locked out within max_m of its boundary",
+       max_m=Field(float, LOCKOUT_WITHIN_M, 0, 5000))
+def _lockout_distance(data: Any, rules: Rules, p: dict[str, Any]) -> CheckResult:
+    desc = "longest distance from entering a lockout zone to LOCKOUT on the bus"
+    if rules.zones is None:
+        raise InputError("lockout_distance needs zones: give --zones ZONES.geojson", where=str(rules.path))
+    lockouts = [s.name for s in rules.zones.zones.specs if s.lockout and s.name]
+    applied = [REPLAY_CHECKS["zone_applied"].measure(data, rules, {"zone": name, "max_m": p["max_m"]})
+               for name in lockouts if entered(data, rules, name)]
+    if not applied:
+        return judge("lockout_distance", desc, 0.0, p["max_m"], "m", "<=",
+                     f"no lockout zone entered ({len(lockouts)} named in {rules.zones.path.name})")
+    worst = max(applied, key=lambda r: float("inf") if r.value is None else r.value)
+    result = judge("lockout_distance", desc, worst.value, p["max_m"], "m", "<=",
+                   f"{len(applied)} lockout zone(s) entered; the farthest: {worst.detail}")
+    return result

@@ -12,7 +12,6 @@ period. The open loop (keigov.replay.runner) and the real-time player
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass, field
 
 from cantools.database.can import Message
@@ -21,6 +20,7 @@ from keigov.dbc.roles import FLAG_BITS
 from keigov.replay.gnss import FixAssembler
 from keigov.replay.supplied import GNSS_PERIODS, Supplier
 from keigov.replay.vehicle import GNSS_ROLES, SPEED_ROLES, HostView, RoleSignal, Vehicle
+from keigov_hil.device import DeviceEvent
 
 PERIOD_MS = 10
 FRAME, TICK, EVENT, DONE = 70, 84, 69, 68          # sim-board record kinds (firmware/boards/sim.py)
@@ -44,7 +44,7 @@ class Outputs:
     zone: list[int] = field(default_factory=list)
     flags: list[int] = field(default_factory=list)
     step_us: list[int] = field(default_factory=list)
-    events: list[tuple[int, int, int]] = field(default_factory=list)   # (t_ms, code, value)
+    events: list[DeviceEvent] = field(default_factory=list)
     frames: int = 0
 
 
@@ -165,8 +165,7 @@ class OutputSide:
             elif kind == FRAME:
                 self.frame(value, payload)
             elif kind == EVENT:
-                code, ev_value = struct.unpack("<Bi", payload)
-                self.out.events.append((value, code, ev_value))
+                self.out.events.append(DeviceEvent.from_record(value, payload))
 
     def frame(self, fid: int, payload: bytes) -> None:
         self.out.frames += 1

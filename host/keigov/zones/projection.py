@@ -76,5 +76,11 @@ class Projection:
             (self.lat0_e7 + y * Q20 / self.ky_q20) / E7,
         )
 
+    def metres(self, lon_deg: float, lat_deg: float) -> tuple[float, float]:
+        """(x, y) in metres east/north of the origin by the same formula, without the
+        device's rounding or window (for maps and reports)."""
+        dlon, dlat = lon_deg * E7 - self.lon0_e7, lat_deg * E7 - self.lat0_e7
+        return dlon * self.kx_q20 / Q20 / 10, dlat * self.ky_q20 / Q20 / 10
+
     def dm_per_e7(self) -> tuple[float, float]:
         return self.kx_q20 / Q20, self.ky_q20 / Q20

@@ -1,0 +1,73 @@
+"""STM32 and MIMXRT boards with machine.CAN (MicroPython >= 1.28): CAN(1) at 500 kbit/s,
+the link on the REPL's console (USB CDC or the debugger's UART), flash in flash.img on
+the board's filesystem (docs/boards.md). Registered as "stm32" and "mimxrt"."""
+import os
+import sys
+
+import machine
+from micropython import const
+
+from boards import realboard
+from core.node import Node
+
+BITRATE = const(500000)
+BLOCK = const(4096)
+SLOT_BLOCKS = const(16)   # 64 kB per configuration slot
+EVENT_BLOCKS = const(4)
+_EXT = const(0x20000000)
+
+
+class MachineCan:
+    """core's CAN interface on machine.CAN: receive everything, send without waiting."""
+
+    def __init__(self, bus=1):
+        can = machine.CAN(bus, BITRATE)
+        can.set_filters(None)  # all messages
+        self.can = can
+        self.rx_id = 0
+        self._data = bytearray(64)
+        self._msg = [0, memoryview(self._data), 0, 0]  # type: list
+        self._tx_buf = None  # type: object
+        self._tx_views = []  # type: list
+
+    def recv(self, buf):
+        m = self.can.recv(self._msg)
+        if m is None:
+            return -1
+        self.rx_id = m[0] | (_EXT if m[2] & machine.CAN.FLAG_EXT_ID else 0)
+        data = m[1]
+        n = len(data)
+        for i in range(n):
+            buf[i] = data[i]
+        return n
+
+    def send(self, frame_id, buf, length):
+        if self._tx_buf is not buf:
+            self._tx_buf = buf
+            self._tx_views = [memoryview(buf)[:i] for i in range(9)]
+        flags = machine.CAN.FLAG_EXT_ID if frame_id & _EXT else 0
+        try:
+            return self.can.send(frame_id & 0x1FFFFFFF, self._tx_views[length], flags) is not None
+        except OSError:  # bus off: the transmitter counts the failure
+            return False
+
+
+def repl_off():
+    """Production: no terminal duplicated onto another stream, no Ctrl-C interrupt."""
+    if hasattr(os, "dupterm"):
+        os.dupterm(None, 0)
+
+
+def provision(record):
+    realboard.provision(record, BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
+
+
+def main(argv):
+    from tables import keigov_bus
+
+    flash = realboard.open_flash(BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
+    wdt = realboard.watchdog(realboard.production_of(flash, SLOT_BLOCKS, EVENT_BLOCKS))
+    node = Node(MachineCan(), wdt, flash, keigov_bus, port=realboard.StdioPort(),
+                board="stm32" if sys.platform == "pyboard" else sys.platform,
+                slot_blocks=SLOT_BLOCKS, event_blocks=EVENT_BLOCKS)
+    realboard.run(node, machine.reset, repl_off)
