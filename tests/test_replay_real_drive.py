@@ -1,6 +1,6 @@
-"""A real recorded drive through the firmware: 10 minutes of a CANedge logger with a
-CANmod.gps module on Danish roads (CSS Electronics, MIT; keigov.paths.SHARED_DATA),
-replayed as a CANedge user would: the .MF4, its DBC and a signal map.
+"""Real recordings through the firmware (CSS Electronics, MIT; keigov.paths.SHARED_DATA):
+10 minutes of a CANedge logger with a CANmod.gps module on Danish roads, replayed as a
+CANedge user would (the .MF4, its DBC and a signal map), and a parked J1939 truck.
 
 The bus has no pedal and no wheel speeds: the CANmod.gps ground speed is the vehicle
 speed (1 Hz) and the replay supplies the pedal; the GNSS goes through the map's
@@ -78,3 +78,26 @@ def test_the_governor_limits_above_the_cap_and_faults_at_the_gaps(run):
         rows = list(csv.DictReader(f))
     over = [r for r in rows if float(r["speed_kph"]) > 66 and r["state"] != "FAULT"]
     assert over and all(float(r["torque_limit_pct"]) < float(r["pedal_pct"]) for r in over)
+
+
+TRUCK = paths.SHARED_DATA / "css-j1939-truck" / "00000001.MF4"
+
+
+@pytest.mark.skipif(not TRUCK.exists(), reason="no shared recordings")
+def test_a_j1939_truck_replays_by_parameter_group(tmp_path):
+    """127 s of a parked truck: its CCVS1 and EEC2 come from source address 0x00 with other
+    priorities than the map's DBC says; the device matches them by PGN and runs NORMAL."""
+    reader = DriveReader(Drive("d", (TRUCK,)), Selection(lambda fid: True))
+    reader.start()
+    ours = list(itertools.islice(reader.frames(), 3000))
+    theirs = [(m.timestamp, m.arbitration_id | (EXTENDED if m.is_extended_id else 0), bytes(m.data), m.channel)
+              for m in itertools.islice(can.LogReader(str(TRUCK)), 3000)]
+    assert ours == theirs                       # an unfinalized MF4 too
+    out = tmp_path / "truck"
+    assert main(["replay", str(TRUCK), "--map", str(paths.DBC_DIR / "maps" / "j1939_truck.toml"), "--out", str(out),
+                 "--runtime", RUNTIME, "--no-plot"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames_read"] == 57849 and 3000 < summary["frames_used"] < 5000
+    events = json.loads((out / "events.json").read_text())
+    assert {e["message"] for e in events if e["name"] == "input_recovered"} == {"CCVS1", "EEC2"}
+    assert [e["value"] for e in events if e["name"] == "state_change"] == [1]        # NORMAL, and no fault

@@ -11,6 +11,7 @@ groups are merged by time. tests/test_replay_formats.py holds it to python-can's
 from __future__ import annotations
 
 import heapq
+import io
 from collections.abc import Iterator
 from operator import itemgetter
 from typing import IO, Any
@@ -27,7 +28,9 @@ def _mdf(stream: IO[bytes]) -> Any:
     except ImportError:
         raise EnvironmentProblem(".mf4 logs need asammdf: pip install 'keigov[mf4]'") from None
     try:
-        return MDF(stream)
+        # In memory, as python-can does: asammdf finalizes an unfinalized file (a CANedge
+        # writes them) by writing to it.
+        return MDF(io.BytesIO(stream.read()))
     except Exception as exc:  # noqa: BLE001  asammdf raises many kinds on a bad file
         raise LogDamage("the header", f"not a readable MDF4 file: {type(exc).__name__}: {exc}") from None
 
