@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -104,8 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out
     jobs = [fleet.Job(d, spec, rules, opts, track, out if len(drives) == 1 else out / d.name, not args.no_plot)
             for d in drives]
-    progress = sys.stderr.isatty() and not os.environ.get("KEIGOV_NO_PROGRESS")
-    results = fleet.run_jobs(jobs, args.jobs, progress)
+    results = fleet.run_jobs(jobs, args.jobs, progress=sys.stderr.isatty())
     color = sys.stdout.isatty()
     if len(drives) == 1 and results[0].error is not None:
         raise _error_of(results[0])
