@@ -30,35 +30,47 @@ class CheckKind:
     summary: str
 
 
-CHECKS: dict[str, CheckKind] = {}
+class CheckRegistry(dict[str, CheckKind]):
+    """Check kinds by name. `keigov sim` has CHECKS; `keigov replay` its own registry
+    (keigov.replay.rules) that takes some kinds from here and adds its own."""
+
+    def check(self, kind: str, summary: str, **params: Field):
+        def register(func: Callable[[Any, Any, dict[str, Any]], CheckResult]):
+            self[kind] = CheckKind(func, params, summary)
+            return func
+
+        return register
+
+    def validate(self, table: dict[str, Any], path: Path, prefix: str) -> CheckSpec:
+        kind = table.get("kind")
+        if kind not in self:
+            raise InputError(f"'{prefix}.kind' = {kind!r} is not a check kind (known: {', '.join(sorted(self))})",
+                             where=str(path))
+        schema = {"kind": Field(str), "name": Field(str, None), **self[kind].params}
+        params = validate(table, schema, path, prefix)
+        return CheckSpec(kind, params)
+
+    def run(self, data: Any, context: Any, specs: list[CheckSpec]) -> list[CheckResult]:
+        """Measure each check; `context` is what the kinds read limits from (a Scenario)."""
+        results = []
+        for spec in specs:
+            result = self[spec.kind].measure(data, context, spec.params)
+            if spec.params.get("name"):
+                result.name = spec.params["name"]
+            results.append(result)
+        return results
 
 
-def check(kind: str, summary: str, **params: Field):
-    def register(func: Callable[[Any, Scenario, dict[str, Any]], CheckResult]):
-        CHECKS[kind] = CheckKind(func, params, summary)
-        return func
-
-    return register
+CHECKS = CheckRegistry()
+check = CHECKS.check
 
 
 def validate_check(table: dict[str, Any], path: Path, prefix: str) -> CheckSpec:
-    kind = table.get("kind")
-    if kind not in CHECKS:
-        raise InputError(f"'{prefix}.kind' = {kind!r} is not a check kind (known: {', '.join(sorted(CHECKS))})",
-                         where=str(path))
-    schema = {"kind": Field(str), "name": Field(str, None), **CHECKS[kind].params}
-    params = validate(table, schema, path, prefix)
-    return CheckSpec(kind, params)
+    return CHECKS.validate(table, path, prefix)
 
 
 def run_checks(data: Any, sc: Scenario) -> list[CheckResult]:
-    results = []
-    for spec in sc.checks:
-        result = CHECKS[spec.kind].measure(data, sc, spec.params)
-        if spec.params.get("name"):
-            result.name = spec.params["name"]
-        results.append(result)
-    return results
+    return CHECKS.run(data, sc, sc.checks)
 
 
 # -- helpers -------------------------------------------------------------------------------

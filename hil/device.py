@@ -21,7 +21,8 @@ from pathlib import Path
 from keigov.errors import KeigovError
 from keigov_hil.runtimes import Runtime
 
-_FRAME, _TICK, _QUIT, _EVENT, _DONE = 70, 84, 81, 69, 68
+_FRAME, _TICK, _QUIT, _EVENT, _DONE, _BATCH = 70, 84, 81, 69, 68, 66
+BATCH_BYTES = 8192          # the sim board's batch buffer (firmware/boards/sim.py _BATCH)
 _HDR = struct.Struct("<BBxxI")
 _SPIN_S = 0.0005
 
@@ -109,15 +110,49 @@ class DeviceProcess:
 
     def read_available(self) -> list[tuple[int, int, bytes]]:
         """Records the device has written so far (realtime mode), without waiting."""
-        self._fill(block=False)
+        return self.read_records(block=False)
+
+    def read_records(self, *, block: bool) -> list[tuple[int, int, bytes]]:
+        """Complete records received so far as (kind, value, payload); with `block`, waits
+        for more output first."""
+        self._fill(block=block)
         records = []
-        while len(self._buf) >= _HDR.size:
-            kind, n, value = _HDR.unpack_from(self._buf)
-            if len(self._buf) < _HDR.size + n:
+        buf = self._buf
+        at, end = 0, len(buf)
+        while end - at >= _HDR.size:
+            kind, n, value = _HDR.unpack_from(buf, at)
+            if end - at < _HDR.size + n:
                 break
-            records.append((kind, value, bytes(self._buf[_HDR.size:_HDR.size + n])))
-            del self._buf[:_HDR.size + n]
+            records.append((kind, value, bytes(buf[at + _HDR.size:at + _HDR.size + n])))
+            at += _HDR.size + n
+        del buf[:at]
         return records
+
+    def pump(self, records: list[bytes]) -> list[tuple[int, int, bytes]]:
+        """Open loop: write whole records in batches (B records, read by the device in one
+        go) without waiting for it to answer each period, reading what it sends meanwhile so
+        that neither pipe fills up and stalls both sides. Returns the records read so far."""
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        out_fd, in_fd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
+        view = memoryview(b"".join(_batches(records)))
+        os.set_blocking(in_fd, False)
+        try:
+            while view:
+                readable, writable, _ = select.select([out_fd], [in_fd], [], 5.0)
+                if readable:
+                    self._fill(block=False)
+                if writable:
+                    try:
+                        view = view[os.write(in_fd, view):]
+                    except BlockingIOError:
+                        pass
+                    except BrokenPipeError:
+                        self._crashed()
+                elif not readable and self.proc.poll() is not None:
+                    self._crashed()
+        finally:
+            os.set_blocking(in_fd, True)
+        return self.read_records(block=False)
 
     def _read_record(self) -> tuple[int, int, bytes]:
         while len(self._buf) < _HDR.size:
@@ -157,6 +192,15 @@ class DeviceProcess:
         tail = "\n".join(err[-12:]) if err else "(no output)"
         raise DeviceCrashed(f"the device ({self.runtime.name}) stopped with status {code}:\n{tail}")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the device process has used so far (Linux /proc; None elsewhere)."""
+        try:
+            assert self.proc is not None
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (AssertionError, OSError, ValueError, IndexError):
+            return None
+
     def close(self) -> None:
         if not self.proc:
             return
@@ -173,3 +217,19 @@ class DeviceProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def _batches(records: list[bytes]) -> list[bytes]:
+    """The records behind B headers, each batch at most BATCH_BYTES of whole records."""
+    out: list[bytes] = []
+    start = size = 0
+    for i, record in enumerate(records):
+        if size + len(record) > BATCH_BYTES:
+            out.append(_HDR.pack(_BATCH, 0, size))
+            out.extend(records[start:i])
+            start, size = i, 0
+        size += len(record)
+    if size:
+        out.append(_HDR.pack(_BATCH, 0, size))
+        out.extend(records[start:])
+    return out

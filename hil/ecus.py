@@ -71,13 +71,8 @@ class VehicleNodes:
             fix = self.gnss.fix(t_s, self.vehicle.distance_m, self.vehicle.speed_mps)
             self.last_fix = fix
             seq = self.packer.counters.get("GNSS_FIX_LAT", -1) + 1
-            self._emit(frames, t_s, "GNSS_FIX_LAT", {
-                "LATITUDE": round(fix.lat_deg, 7), "FIX_TYPE": fix.fix_type, "NUM_SATELLITES": fix.satellites})
-            self._emit(frames, t_s, "GNSS_FIX_LON", {
-                "LONGITUDE": round(fix.lon_deg, 7), "HDOP": round(_clip(fix.hdop, 0, 102.3), 1)}, counter=seq)
-            self._emit(frames, t_s, "GNSS_VELOCITY", {
-                "GNSS_SPEED": round(_clip(fix.speed_kph, 0, 655.35), 2),
-                "GNSS_HEADING": _heading(fix.heading_deg)}, counter=seq)
+            for name, values in gnss_messages(fix):
+                self._emit(frames, t_s, name, values, counter=seq if name in PAIRED_WITH_LAT else None)
         return frames
 
     def _emit(self, frames: list[Frame], t_s: float, name: str, values: dict[str, float],
@@ -121,6 +116,22 @@ class VehicleNodes:
         elif msg.name == "GOVERNOR_STATUS":
             self.view.zone = int(values["ZONE_ID"])
             self.view.flags = sum(int(values[n]) << i for i, n in enumerate(STATUS_FLAGS))
+
+
+# GNSS_FIX_LON and GNSS_VELOCITY carry GNSS_FIX_LAT's counter: the device pairs the
+# messages of one fix by it.
+PAIRED_WITH_LAT = ("GNSS_FIX_LON", "GNSS_VELOCITY")
+
+
+def gnss_messages(fix: GnssFix) -> list[tuple[str, dict[str, float]]]:
+    """The governor's GNSS messages (dbc/keigov.dbc) for one fix, in sending order."""
+    return [
+        ("GNSS_FIX_LAT", {"LATITUDE": round(fix.lat_deg, 7), "FIX_TYPE": fix.fix_type,
+                          "NUM_SATELLITES": fix.satellites}),
+        ("GNSS_FIX_LON", {"LONGITUDE": round(fix.lon_deg, 7), "HDOP": round(_clip(fix.hdop, 0, 102.3), 1)}),
+        ("GNSS_VELOCITY", {"GNSS_SPEED": round(_clip(fix.speed_kph, 0, 655.35), 2),
+                           "GNSS_HEADING": _heading(fix.heading_deg)}),
+    ]
 
 
 def _heading(deg: float) -> float:

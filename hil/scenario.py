@@ -284,20 +284,26 @@ def _zones(name: str | None, path: Path) -> ScenarioZones | None:
     is an error naming the zones file and the feature."""
     if name is None:
         return None
-    from keigov.zones import ZonesInvalid, compile_checked, load_zones
-
     zones_path = path.parent / name
     if not zones_path.is_file():
         raise InputError(f"'scenario.zones': no such file: {zones_path}", where=str(path))
+    return read_zones(zones_path, f"'scenario.zones' = {name!r}", path)
+
+
+def read_zones(zones_path: Path, label: str, referrer: Path | None = None) -> ScenarioZones:
+    """A GeoJSON zones file checked and compiled as `keigov zones compile` does (also for
+    `keigov replay --zones`); `label` says where it was named, `referrer` is the file that
+    named it (errors about the reference name it, problems in the zones the zones file)."""
+    from keigov.zones import ZonesInvalid, compile_checked, load_zones
+
     try:
         zones = load_zones(zones_path)
         table = compile_checked(zones, path=zones_path)
     except ZonesInvalid as exc:
         problems = "; ".join(str(i) for i in exc.issues[:3]) + ("; ..." if len(exc.issues) > 3 else "")
-        raise InputError(f"'scenario.zones' = {name!r}: {len(exc.issues)} problem(s): {problems}",
-                         where=str(zones_path)) from None
+        raise InputError(f"{label}: {len(exc.issues)} problem(s): {problems}", where=str(zones_path)) from None
     except InputError as exc:
-        raise InputError(f"'scenario.zones' = {name!r}: {exc}", where=str(path)) from None
+        raise InputError(f"{label}: {exc}", where=str(referrer or zones_path)) from None
     return ScenarioZones(zones_path, zones, table)
 
 

@@ -82,6 +82,11 @@ def _pass_through(data: Any, sc: Scenario, name: str) -> tuple[ZoneMap, ZoneShap
     return zmap, zone, tr, _inside(sc, zone, tr)
 
 
+def entered(data: Any, sc: Scenario, name: str) -> bool:
+    """Whether the vehicle was ever inside the named zone (for checks over every zone)."""
+    return any(_pass_through(data, sc, name)[3])
+
+
 def _shown(zone: ZoneShape, tr: Track, i: int) -> bool:
     """The bus shows the zone in force: LOCKOUT for a lockout, its id for a speed zone."""
     if zone.spec.lockout:

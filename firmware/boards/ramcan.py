@@ -24,8 +24,9 @@ class RamCan:
         self.tx_data = bytearray(tx_depth * 64)
         self.tx_count = 0
 
-    def deliver(self, frame_id, data, length):
-        """Queue a received frame (the simulated wire). Drops it when the ring is full."""
+    def deliver(self, frame_id, data, length, offset=0):
+        """Queue a received frame (the simulated wire): `length` bytes of `data` from
+        `offset`. Drops it when the ring is full."""
         if self._count >= self.depth:
             self.overruns += 1
             return False
@@ -34,7 +35,7 @@ class RamCan:
         self._rx_len[i] = length
         base = i * 64
         for k in range(length):
-            self._rx_data[base + k] = data[k]
+            self._rx_data[base + k] = data[offset + k]
         self._count += 1
         return True
 

@@ -5,6 +5,9 @@ header [kind, length, 0, 0, value u32 LE] followed by `length` payload bytes.
 
   host -> device  F  a CAN frame: value = frame id (bit 29: extended), payload = data
                   T  run one control period: value = time in ms (mod 2**30)
+                  B  a batch: value = the byte count (at most 8192) of whole records
+                     that follow, read in one go (an open-loop replay sends half a
+                     second of drive at a time; the board answers when it is through)
                   Q  stop
   device -> host  F  a frame the governor sent
                   E  an event: value = time, payload = code u8, value i32, flags u8
@@ -21,6 +24,8 @@ configuration and the event log survive restarts as on a board. `--provision FIL
 writes a provisioning record (keigov keys) and `--install FILE` installs a signed
 configuration (keigov config build) through the device's own checks, before the run;
 a refused configuration stops the board with the reason on stderr and exit status 3.
+`--tables NAME` runs the signal tables of module NAME in DIR (a vehicle's map compiled by
+the host, as `keigov replay` does) instead of the bundled keigov bus.
 
 `--port FD|stdio` serves the serial link (docs/link-protocol.md) on an inherited file
 descriptor the host made non-blocking (a pty master), or on the console: the virtual dev
@@ -42,6 +47,8 @@ from core.node import EVENT_BLOCKS, SLOT_BLOCKS, Node
 _BLOCK = 4096
 _HDR = 8
 _SPIN = 4000  # polls before blocking: exchanges take microseconds, a sleep ~40 us
+_BATCH = 8192  # bytes of a B batch (keigov_hil.device.BATCH_BYTES)
+_MICROPYTHON = sys.implementation.name == "micropython"
 
 
 class SimWatchdog:
@@ -56,26 +63,44 @@ class SimWatchdog:
 
 class StdioLink:
     """Record transport over the process's stdin/stdout (or two inherited streams) with
-    preallocated buffers."""
+    preallocated buffers.
+
+    A record is read into `buf` at offset `at` (its header, then its payload): a single
+    record into `rec`, the records of a B batch into `batch`, read whole with one call.
+    """
 
     def __init__(self, inp=None, out=None):
         self.inp = inp or sys.stdin.buffer
         self.out = out or sys.stdout.buffer
         # CPython's buffered stdin would hide data from poll(); read the raw file.
         self._raw_in = getattr(self.inp, "raw", self.inp)
-        self.hdr = bytearray(_HDR)
-        self.payload = bytearray(64)
-        self._views = [memoryview(self.payload)[:n] for n in range(65)]
+        self.rec = bytearray(_HDR + 64)
+        rec = memoryview(self.rec)
+        self._hdr_view = rec[:_HDR]
+        self._payload_views = [rec[_HDR:_HDR + n] for n in range(65)]
+        self.batch = bytearray(_BATCH)
+        self.head = 0          # next record in the batch
+        self.end = 0           # end of the batch
+        self.buf = self.rec
+        self.at = 0
         self.obuf = bytearray(4096)
         self._oviews = [memoryview(self.obuf)[:n] for n in range(len(self.obuf) + 1)]
         self.olen = 0
+        # MicroPython writes straight to the file, and its flush() is an fsync.
+        self._flush = getattr(self.out, "flush", None) if hasattr(self.out, "raw") else None
         import select
 
         self._poll = select.poll()
         self._poll.register(self._raw_in, select.POLLIN)
         self._ipoll = getattr(self._poll, "ipoll", None)
 
+    def more(self):
+        """Records of the current batch are still to be read."""
+        return self.head < self.end
+
     def _ready(self, timeout):
+        if self.head < self.end:
+            return True
         if self._ipoll is not None:
             for _ in self._ipoll(timeout):
                 return True
@@ -102,18 +127,45 @@ class StdioLink:
             got += n
         return True
 
+    def _read_batch(self, n):
+        if n > _BATCH:
+            return False
+        if _MICROPYTHON:       # reads exactly n bytes into the buffer's start, allocating nothing
+            return self._raw_in.readinto(self.batch, n) == n
+        return self._read_exact(memoryview(self.batch)[:n])
+
     def read_record(self):
-        """Read one record into hdr/payload; returns its kind, or 0 at end of input."""
-        if not self._read_exact(self.hdr):
-            return 0
-        n = self.hdr[1]
-        if n and not self._read_exact(self._views[n]):
-            return 0
-        return self.hdr[0]
+        """The next record into buf/at; returns its kind, or 0 at end of input."""
+        while True:
+            h = self.head
+            if h < self.end:
+                b = self.batch
+                self.buf = b
+                self.at = h
+                self.head = h + _HDR + b[h + 1]
+                return b[h]
+            if not self._read_exact(self._hdr_view):
+                return 0
+            n = self.rec[1]
+            if n and not self._read_exact(self._payload_views[n]):
+                return 0
+            self.buf = self.rec
+            self.at = 0
+            if self.rec[0] != 66:  # B
+                return self.rec[0]
+            n = self.value()
+            if not self._read_batch(n):
+                return 0
+            self.head = 0
+            self.end = n
 
     def value(self):
-        h = self.hdr
-        return h[4] | (h[5] << 8) | (h[6] << 16) | (h[7] << 24)
+        b = self.buf
+        i = self.at + 4
+        return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
+
+    def length(self):
+        return self.buf[self.at + 1]
 
     def put(self, kind, value, data, offset, length):
         b = self.obuf
@@ -138,11 +190,8 @@ class StdioLink:
         if self.olen:
             self.out.write(self._oviews[self.olen])
             self.olen = 0
-        if hasattr(self.out, "flush"):
-            try:
-                self.out.flush()
-            except OSError:  # MicroPython flushes a file with fsync, which a pipe refuses
-                pass
+        if self._flush is not None:
+            self._flush()
 
 
 class StreamPort:
@@ -210,7 +259,8 @@ def provision(record, argv=None):
 
 
 class SimBoard:
-    def __init__(self, storage_dir, port=None, can=None):
+    def __init__(self, storage_dir, port=None, can=None, tables=None):
+        self.tables = tables  # a table module (--tables), or None: the bundled keigov bus
         self.can = RamCan()
         self.watchdog = SimWatchdog()
         self.flash = open_flash(storage_dir)
@@ -223,7 +273,7 @@ class SimBoard:
         """Power on: everything the device knows comes from its flash."""
         from tables import keigov_bus
 
-        self.node = Node(self.can, self.watchdog, self.flash, keigov_bus, port=self.port)
+        self.node = Node(self.can, self.watchdog, self.flash, self.tables or keigov_bus, port=self.port)
         self.app = self.node.app
         self._event_seq = 0
 
@@ -272,10 +322,11 @@ class SimBoard:
         can = self.can
         ticks_us = time.ticks_us if hasattr(time, "ticks_us") else None
         while True:
-            link.wait()
+            if not link.more():
+                link.wait()
             kind = link.read_record()
             if kind == 70:  # F
-                can.deliver(link.value(), link.payload, link.hdr[1])
+                can.deliver(link.value(), link.buf, link.length(), link.at + _HDR)
             elif kind == 84:  # T
                 t0 = ticks_us() if ticks_us else time.perf_counter_ns() // 1000
                 self.node.step(link.value())
@@ -283,7 +334,8 @@ class SimBoard:
                 self._send_outputs()
                 self._after_step()
                 link.put(68, t1 - t0, self._evbuf, 0, 0)
-                link.flush()
+                if not link.more():  # within a batch the host is not waiting: answer at its end
+                    link.flush()
             else:  # Q or end of input
                 link.flush()
                 return
@@ -299,7 +351,7 @@ class SimBoard:
             while link._ready(0):
                 kind = link.read_record()
                 if kind == 70:
-                    can.deliver(link.value(), link.payload, link.hdr[1])
+                    can.deliver(link.value(), link.buf, link.length(), link.at + _HDR)
                 elif kind != 84:
                     link.flush()
                     return
@@ -323,7 +375,8 @@ def _read(path):
 
 
 def _options(argv):
-    opts = {"storage": ".", "realtime": False, "provision": None, "install": None, "port": None, "can": None}
+    opts = {"storage": ".", "realtime": False, "provision": None, "install": None, "port": None, "can": None,
+            "tables": None}
     i = 0
     while i < len(argv):
         name = argv[i][2:]
@@ -343,7 +396,11 @@ def main(argv):
     if opts["can"]:  # two inherited pipe fds, kept open by the board for its life
         fds = opts["can"].split(",")
         can = (open(int(fds[0]), "rb"), open(int(fds[1]), "wb"))
-    board = SimBoard(opts["storage"], port, can)
+    tables = None
+    if opts["tables"]:
+        sys.path.insert(0, opts["storage"])
+        tables = __import__(opts["tables"])
+    board = SimBoard(opts["storage"], port, can, tables)
     if not board.prepare(opts["provision"], opts["install"]):
         sys.exit(3)
     if opts["realtime"]:

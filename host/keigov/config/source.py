@@ -189,6 +189,13 @@ def _cap_key(src: _Source) -> str:
     return "params.cap_ckph" if "cap_ckph" in src.data.get("params", {}) else "cap_mph"
 
 
+def read_settings(path: Path) -> tuple[dict[str, int], bytes | None]:
+    """CONFIG.toml's firmware values and compiled zones, checked as for `build_config` but
+    for no device: a simulated device (keigov.config.simdevice) signs them with its key."""
+    src = _Source(path)
+    return compile_params(src, firmware_params()), _zones(src)
+
+
 def build_config(path: Path, key: KeyFile) -> ConfigBlob:
     """The unsigned blob for CONFIG.toml, for the key's device and within its cap bounds."""
     src = _Source(path)

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from cantools.database.can import Message
 
+from keigov import paths
 from keigov.dbc import checksums
+from keigov.dbc.gateway import device_map
 from keigov.dbc.features import Problem
 from keigov.dbc.load import LoadedDbc, load_dbcs
 from keigov.dbc.physical import MATCH_PGN, physical_tables
 from keigov.dbc.smap import SignalMap, load_map
-from keigov.dbc.tables import build_tables, emit_columns
+from keigov.dbc.tables import FastTables, build_tables, emit_columns
 from keigov.errors import InputError
 
 _API = '''
@@ -96,17 +99,39 @@ def _listing(messages: list) -> str:
 def compile_map(map_path: Path, dbc_paths: list[Path] | None = None) -> str:
     """Source of the table module for a signal map (its DBCs unless others are given)."""
     smap = load_map(map_path)
-    loaded = load_dbcs(dbc_paths or smap.dbcs)
-    fast = build_tables(smap, loaded)
+    device, loaded, fast = device_tables(smap, load_dbcs(dbc_paths or smap.dbcs))
+    return map_module(device, loaded, fast, extra_inputs=[] if device is smap else [paths.KEIGOV_MAP])
+
+
+def device_tables(smap: SignalMap, loaded: LoadedDbc) -> tuple[SignalMap, LoadedDbc, FastTables]:
+    """The map the device runs (its [gateway] roles on the governor's messages), its DBCs
+    and its tables, with every problem of the map."""
+    device, device_loaded, problems = device_map(smap, loaded)
+    fast = build_tables(device, device_loaded)
+    fast.problems[:0] = problems
+    return device, device_loaded, fast
+
+
+def refuse_problems(fast: FastTables) -> None:
+    """`keigov dbc compile` refuses a map with any problem: all of them in one error."""
     if fast.problems:
         raise InputError(f"{len(fast.problems)} problem(s) in the map:\n  " + "\n  ".join(map(str, fast.problems)),
                          where=fast.problems[0].where)
+
+
+def map_module(smap: SignalMap, loaded: LoadedDbc, fast: FastTables | None = None,
+               extra_inputs: Sequence[Path] = ()) -> str:
+    """Source of the table module for a loaded map (`fast`: its tables, if built already).
+    `extra_inputs` are further files the tables were built from (their digest joins SOURCE)."""
+    fast = fast or build_tables(smap, loaded)
+    refuse_problems(fast)
+    map_path = smap.path
     messages = [loaded.db.get_message_by_name(e.name) for e in fast.rx + fast.tx]
     unique = list({m.name: m for m in messages}.values())
     pgn = {e.name for e in fast.rx if e.match == MATCH_PGN}
     ids = {e.name: e.frame_id for e in fast.rx + fast.tx}
     names = " + ".join(p.name for p in loaded.paths)
-    source = f"{names} + {map_path.name} sha256:{_digest(loaded.paths + [map_path])}"
+    source = f"{names} + {map_path.name} sha256:{_digest(loaded.paths + [map_path, *extra_inputs])}"
     sections = [
         _section(f"RX: {_listing(fast.rx)}", emit_columns("RX", fast.rx)),
         _section(f"TX: {_listing(fast.tx)}", emit_columns("TX", fast.tx)),
@@ -150,5 +175,4 @@ def compile_messages(dbc_paths: list[Path], names: list[str] | None, *, any_sour
 def map_problems(map_path: Path, dbc_paths: list[Path] | None = None) -> tuple[SignalMap, list[Problem]]:
     """Every problem of a map against its DBCs (`keigov dbc check-map`)."""
     smap = load_map(map_path)
-    loaded = load_dbcs(dbc_paths or smap.dbcs)
-    return smap, build_tables(smap, loaded).problems
+    return smap, device_tables(smap, load_dbcs(dbc_paths or smap.dbcs))[2].problems

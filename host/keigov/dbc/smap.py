@@ -11,6 +11,8 @@
     checksum = "MCU_CHECKSUM"
     checksum_kind = "crc8_j1850"
     [checksums.NAME]                          # a vehicle's own scheme (keigov.dbc.checksums)
+    [gateway]                                 # GNSS roles a gateway reads for the device
+    gnss_latitude = "gnss_pos.Latitude"       # (keigov.dbc.gateway)
 
 The whole format, roles and units: docs/signal-map.md. tomllib keeps no line numbers, so
 `TomlLines` finds each key in the text to give every error its line.
@@ -93,6 +95,7 @@ class SignalMap:
     messages: dict[str, dict]                 # [messages.NAME] tables as written
     checksums: dict[str, dict]                # [checksums.NAME] tables as written
     lines: TomlLines = field(repr=False, default=None)  # type: ignore[assignment]
+    gateway_bindings: list[Binding] = field(default_factory=list)   # [gateway]
 
     @property
     def inputs(self) -> dict[str, str]:
@@ -147,10 +150,11 @@ def load_map(path: Path) -> SignalMap:
         line = re.search(r"line (\d+)", str(exc))
         raise InputError(f"malformed TOML: {exc}", where=f"{path}:{line.group(1)}" if line else str(path)) from exc
     lines = TomlLines(text)
-    unknown = set(data) - {"dbc", "inputs", "outputs", "messages", "checksums"}
+    unknown = set(data) - {"dbc", "inputs", "outputs", "messages", "checksums", "gateway"}
     if unknown:
         key = sorted(unknown)[0]
-        raise InputError(f"unknown key {key!r}; a map has dbc, [inputs], [outputs], [messages.*], [checksums.*]",
+        raise InputError(f"unknown key {key!r}; a map has dbc, [inputs], [outputs], [messages.*], [checksums.*], "
+                         "[gateway]",
                          where=_where(path, lines, "", key) if lines.line("", key) else _where(path, lines, key))
     names = data.get("dbc", [])
     names = [names] if isinstance(names, str) else names
@@ -159,6 +163,8 @@ def load_map(path: Path) -> SignalMap:
     dbcs = [path.parent / n for n in names]
     inputs = [_binding(lines, "inputs", role, item, _where(path, lines, "inputs", role))
               for role, item in data.get("inputs", {}).items()]
+    gateway = [_binding(lines, "gateway", role, item, _where(path, lines, "gateway", role))
+               for role, item in data.get("gateway", {}).items()]
     outputs = []
     for role, items in data.get("outputs", {}).items():
         for item in items if isinstance(items, list) else [items]:
@@ -170,4 +176,4 @@ def load_map(path: Path) -> SignalMap:
             key = sorted(unknown)[0]
             raise InputError(f"[messages.{name}] unknown key {key!r}; known: {', '.join(sorted(MESSAGE_KEYS))}",
                              where=_where(path, lines, f"messages.{name}", key))
-    return SignalMap(path, text, dbcs[0], dbcs, inputs, outputs, messages, data.get("checksums", {}), lines)
+    return SignalMap(path, text, dbcs[0], dbcs, inputs, outputs, messages, data.get("checksums", {}), lines, gateway)

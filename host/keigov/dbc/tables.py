@@ -171,6 +171,25 @@ class _Builder:
             return None
         return msg, msg.get_signal_by_name(b.signal)
 
+    def gateway(self, b: Binding) -> None:
+        """A [gateway] role: the signal exists and converts; the device never reads it."""
+        from keigov.dbc.gateway import GATEWAY_ROLES
+
+        where = self.binding_where(b, "gateway")
+        if b.role in roles.INPUTS and b.role not in GATEWAY_ROLES:
+            self.problem(where, f"[gateway] {b.role}: a gateway sends GNSS roles only "
+                                f"({', '.join(GATEWAY_ROLES)}); map {b.role} in [inputs]")
+            return
+        found = self.resolve(b, "gateway")
+        if found is None:
+            return
+        sig = found[1]
+        unit = b.unit if b.unit is not None else (sig.unit or "")
+        role = roles.INPUTS[b.role]
+        if roles.unit_factor(role.unit, unit) is None:
+            self.problem(where, f"{b.target}: unit {unit!r} cannot be converted to {role.unit}; known: "
+                                f"{', '.join(repr(u) for u in roles.units_for(role.unit))}")
+
     # -- signals ----------------------------------------------------------------------
 
     def fast_path_problem(self, sig: Signal, role: roles.Role | None) -> str | None:
@@ -383,6 +402,12 @@ def build_tables(smap: SignalMap, loaded: LoadedDbc) -> FastTables:
     b.custom_schemes()
     rx = b.messages_for(smap.input_bindings, transmit=False)
     tx = b.messages_for(smap.output_bindings, transmit=True)
+    seen: set[str] = set()
+    for g in smap.gateway_bindings:
+        if g.role in seen:
+            b.problem(b.binding_where(g, "gateway"), f"[gateway] {g.role} is given twice")
+        seen.add(g.role)
+        b.gateway(g)
     used = {e.name for e in rx + tx}
     for name in smap.messages:
         if name not in used:

@@ -10,7 +10,8 @@ _VERDICT_WORDS = {PASS: "PASS", FAIL: "FAIL", INFO: "INFO"}
 _ERROR_WIDTH = 60
 
 
-def _render(header: list[str], rows: list[list[str]], color: bool, right: frozenset[int] = frozenset()) -> list[str]:
+def render_table(header: list[str], rows: list[list[str]], color: bool,
+                 right: frozenset[int] = frozenset()) -> list[str]:
     """Columns as wide as their content; the last column is the verdict, coloured when asked."""
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     last = len(header) - 1
@@ -53,7 +54,7 @@ def format_table(results: list[RunResult], color: bool) -> str:
             shown = ""
         if run.error is not None:
             rows.append([shown, "run", _first_line(run.error), "-", "ERROR"])
-    lines = _render(["scenario", "check", "measured", "threshold", "verdict"], rows, color)
+    lines = render_table(["scenario", "check", "measured", "threshold", "verdict"], rows, color)
     passed, failed, info = tally(results)
     closing = f"{passed} passed, {failed} failed" + (f", {info} info" if info else "")
     return "\n".join([*lines, closing])
@@ -80,4 +81,4 @@ def format_runs(results: list[RunResult], color: bool = False) -> str:
         for run in results
     ]
     header = ["scenario", "runtime", "sim s", "wall s", "x real time", "verdict"]
-    return "\n".join(_render(header, rows, color, right=frozenset({2, 3, 4})))
+    return "\n".join(render_table(header, rows, color, right=frozenset({2, 3, 4})))

@@ -1,0 +1,124 @@
+"""`keigov replay`: recorded drives through the firmware (open loop), checked drive by drive."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from keigov.errors import InputError
+from keigov.report.junit import write_junit
+from keigov.report.table import format_table
+from keigov_hil.bus import add_bus_arguments
+from keigov_hil.runtimes import DEFAULT_RUNTIME, RUNTIMES, get_runtime
+
+EPILOG = """\
+LOG is a file (.asc .blf .csv .db .log .mf4 .trc, each also .gz but .db) or a directory
+whose log files are one drive (a CANedge session); every LOG is one drive unless --merge.
+outputs in DIR (in DIR/<drive>/ for several drives): timeline.csv, events.json, track.csv,
+summary.json, report.png, map.png (with --zones); and fleet.json, fleet.csv.
+Rules file schema and the rest: docs/replay.md.
+
+examples:
+  keigov replay 00000002-60FE415D.MF4 --dbc canmod-gps.dbc --map dbc/maps/canedge_gps.toml --out runs/r
+  keigov replay logs/*.log --map dbc/maps/keigov.toml --config fleet.toml --jobs 2 --out runs/fleet
+  keigov replay drive.blf --map my.toml --gnss drive.gpx --zones campus.geojson --rules rules.toml --out runs/x
+  keigov replay drive.log --map my.toml --realtime --interface socketcan --channel can0 --out runs/hil
+
+exit status: 0 every check passed, 1 a check failed, 2 bad input (file, map, rules, a damaged
+or truncated log: its frames before the damage are replayed), 3 environment problem
+"""
+
+
+def add_subparser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "replay", help="replay recorded drives through the firmware and check what it would have done",
+        description="Play recorded CAN logs to the firmware in virtual time (open loop: the recorded vehicle "
+        "does not react) and record what the governor commands, where it limits, locks out or faults.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("logs", nargs="+", type=Path, metavar="LOG", help="log file or directory of one drive")
+    parser.add_argument("--dbc", action="append", type=Path, default=[], metavar="DBC",
+                        help="the vehicle's DBC (repeatable; default: the map's)")
+    parser.add_argument("--map", required=True, type=Path, metavar="MAP.toml", help="signal map (docs/signal-map.md)")
+    parser.add_argument("--config", type=Path, metavar="CONFIG.toml",
+                        help="the governor configuration to replay with (as for `keigov config build`)")
+    parser.add_argument("--gnss", type=Path, metavar="TRACK", help="GNSS track (.gpx, .nmea) instead of the log's")
+    parser.add_argument("--zones", type=Path, metavar="ZONES.geojson",
+                        help="zones (docs/zones.md): installed on the device, drawn on map.png, checked")
+    parser.add_argument("--assume-pedal", type=float, metavar="PCT",
+                        help="driver demand where the map has no pedal (default 100)")
+    parser.add_argument("--rules", type=Path, metavar="RULES.toml", help="checks to hold the drives to")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory for the outputs")
+    parser.add_argument("--merge", action="store_true", help="all LOG files are one drive (merged in time order)")
+    parser.add_argument("--log-channel", action="append", metavar="CH",
+                        help="replay only frames of this logged channel (repeatable; default: all)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="drives replayed in parallel (processes)")
+    parser.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=sorted(set(RUNTIMES) - {"external"}),
+                        help=f"how the firmware runs (default {DEFAULT_RUNTIME})")
+    parser.add_argument("--realtime", action="store_true",
+                        help="play onto a CAN bus at recorded timing for a real board; record its answers")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (one suite per drive)")
+    parser.add_argument("--no-plot", action="store_true", help="skip report.png (faster)")
+    add_bus_arguments(parser)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from keigov.config.source import read_settings
+    from keigov.replay import fleet
+    from keigov.replay.drive import drives_from_arguments
+    from keigov.replay.gnss import FixTimeline
+    from keigov.replay.rules import load_rules
+    from keigov.replay.runner import RunOptions
+    from keigov.replay.track import read_track
+    from keigov.replay.vehicle import VehicleSpec, build_vehicle
+    from keigov_hil.scenario import read_zones
+
+    if args.jobs < 1:
+        raise InputError(f"--jobs {args.jobs}: give at least 1")
+    if args.assume_pedal is not None and not 0 <= args.assume_pedal <= 100:
+        raise InputError(f"--assume-pedal {args.assume_pedal}: a percentage 0..100")
+    drives = drives_from_arguments(args.logs, args.merge)
+    params, zone_table = read_settings(args.config) if args.config else ({}, None)
+    zones = None
+    if args.zones:
+        if zone_table is not None:
+            raise InputError("give the zones once: --zones, or zones in the configuration", where=str(args.config))
+        if not args.zones.is_file():
+            raise InputError("no such file", where=str(args.zones))
+        zones = read_zones(args.zones, "--zones")
+        zone_table = zones.table.blob
+    rules = load_rules(args.rules, params, zones)
+    spec = VehicleSpec(args.map, tuple(args.dbc), args.gnss, args.assume_pedal)
+    vehicle = build_vehicle(spec)           # map, DBC and pedal problems fail here, before any drive
+    for note in vehicle.notes:
+        print(f"note: {note}", file=sys.stderr)
+    track = FixTimeline(read_track(args.gnss).fixes) if args.gnss else None
+    channels = frozenset(args.log_channel) if args.log_channel else None
+    if args.realtime:
+        from keigov.replay.realtime import play_realtime
+
+        return play_realtime(drives, vehicle, rules, args, channels, track)
+    opts = RunOptions(get_runtime(args.runtime), params, zone_table, channels)
+    out = args.out
+    jobs = [fleet.Job(d, spec, rules, opts, track, out if len(drives) == 1 else out / d.name, not args.no_plot)
+            for d in drives]
+    results = fleet.run_jobs(jobs, args.jobs, progress=sys.stderr.isatty())
+    color = sys.stdout.isatty()
+    if len(drives) == 1 and results[0].error is not None:
+        raise _error_of(results[0])
+    print(format_table(results, color=color))
+    print(fleet.format_fleet(results, color))
+    out.mkdir(parents=True, exist_ok=True)
+    fleet.write_fleet(results, out)
+    fleet.print_errors(results)
+    if args.junit:
+        write_junit(results, args.junit, "keigov replay")
+    return fleet.exit_status(results)
+
+
+def _error_of(result):  # type: ignore[no-untyped-def]
+    from keigov.errors import EnvironmentProblem, KeigovError
+
+    code = result.extra.get("exit_code", 2)
+    return (EnvironmentProblem if code == 3 else KeigovError)(result.error)
