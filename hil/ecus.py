@@ -2,8 +2,10 @@
 
 VCU: wheel speeds and driver inputs at 50 Hz. GNSS: fix and velocity at the receiver's
 rate. MCU: takes the governor's command (checking its counter and CRC like a real
-controller) and applies min(pedal, torque limit). Frames are encoded by cantools from
-the DBC; scenario faults tamper with them on the way out.
+controller) and applies min(pedal, torque limit). Frames are encoded from the DBC by
+packers compiled from cantools' messages (keigov.dbc.packer, byte for byte cantools'
+frames) and decoded by the governor bus's generated tables; scenario faults tamper with
+them on the way out.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keigov import paths
-from keigov.e2e import FramePacker, crc8_j1850
+from keigov.dbc.generated import load_path
+from keigov.dbc.packer import TablePacker
+from keigov.e2e import crc8_j1850
 from keigov_hil.gnss import GnssFix, GnssReceiver
 from keigov_hil.scenario import FaultSpec
 from keigov_hil.vehicle import MotorController, Vehicle
@@ -41,8 +45,9 @@ class GovernorView:
 
 class VehicleNodes:
     def __init__(self, vehicle: Vehicle, gnss: GnssReceiver, mcu: MotorController, faults: list[FaultSpec]) -> None:
-        self.packer = FramePacker.from_map(paths.KEIGOV_MAP)
+        self.packer = TablePacker.from_map(paths.KEIGOV_MAP)
         self.db = self.packer.db
+        self.tables = load_path(paths.KEIGOV_TABLES)
         self.vehicle = vehicle
         self.gnss = gnss
         self.mcu = mcu
@@ -106,7 +111,9 @@ class VehicleNodes:
             if crc8_j1850(frame_id, data, byte) != data[byte]:
                 self.view.bad_commands += 1
                 return
-        values = msg.decode(data, decode_choices=False)
+        values = self.tables.decode(frame_id, data)
+        if values is None:  # not the DBC length: a real controller drops it too
+            return
         if msg.name == "GOVERNOR_COMMAND":
             self.view.commands += 1
             self.view.torque_limit_pct = float(values["TORQUE_LIMIT"])
