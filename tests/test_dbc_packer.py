@@ -37,10 +37,18 @@ MESSAGES = [(dbc.name, msg) for dbc in DBCS
 
 
 def _encode_or_none(packer: MessagePacker, values: dict) -> bytes | None:
+    """The packer's payload (None where it refuses); its straight-line function must agree."""
     try:
-        return packer.encode(values)
+        checked = packer.encode_checked(values)
     except ValueError:
-        return None
+        checked = None
+    fast = packer.specialized(values)
+    assert fast is None or fast == checked, (values, fast, checked)
+    try:
+        assert packer.encode(values) == checked
+    except ValueError:
+        assert checked is None
+    return checked
 
 
 def test_every_bundled_dbc_has_compiled_messages() -> None:

@@ -44,7 +44,7 @@ def crc8(data: bytes, poly: int, init: int) -> int:
 
 def checksum(scheme: Scheme, frame_id: int, data: bytes, skip: int) -> int:
     """Checksum of `data` without byte `skip` (29-bit or 11-bit `frame_id`, no flag bits)."""
-    body = bytes(b for i, b in enumerate(data) if i != skip)
+    body = bytes(data[:skip] + data[skip + 1:]) if 0 <= skip < len(data) else bytes(data)
     if scheme.algorithm == "crc8":
         prefix = bytes([frame_id & 0xFF]) if scheme.data_id == "id_low_byte" else b""
         return crc8(prefix + body, scheme.poly, scheme.init) ^ scheme.xorout

@@ -5,7 +5,10 @@ packs through bitstruct formats on every call: 15-37 us a frame, most of what th
 spent on its vehicle's frames. Here each message is compiled once into one record per
 signal; packing is then one loop over the records and two integers (Intel signals are
 contiguous bits of the payload read as a little-endian integer, Motorola signals of it
-read as a big-endian integer, as in core/dbcdecode.py).
+read as a big-endian integer, as in core/dbcdecode.py). The loop also becomes one
+straight-line function per message with the numbers in place (as core/dbcspecialize.py
+does for decoding): it returns None for anything it does not accept, and the loop then
+raises the error, so both always agree.
 
 The numbers are cantools' own: each signal's raw value comes from its conversion's
 `numeric_scaled_to_raw` (cantools' rounding), the range check is strict mode's (minimum
@@ -64,9 +67,15 @@ class MessagePacker:
                 frozenset(conv.choices or ()), sig.length, shift, sig.byte_order == "big_endian", sig.is_signed))
         self.fields = tuple(fields)
         self.names = frozenset(f.name for f in fields)
+        self.specialized = _specialize(self.fields, self.length)
 
     def encode(self, values: Mapping[str, float]) -> bytes:
         """Payload for exactly this message's signals; ValueError where strict cantools raises."""
+        data = self.specialized(values)
+        return data if data is not None else self.encode_checked(values)
+
+    def encode_checked(self, values: Mapping[str, float]) -> bytes:
+        """The table loop: same payloads as the specialized function, and the errors."""
         if len(values) != len(self.fields) or not self.names.issuperset(values):
             missing = sorted(self.names - set(values))
             extra = sorted(set(values) - self.names)
@@ -88,6 +97,38 @@ class MessagePacker:
                 le |= (raw & ((1 << width) - 1)) << shift
         n = self.length
         return (int.from_bytes(le.to_bytes(n, "little"), "big") | be).to_bytes(n, "big")
+
+
+def _specialize(fields: tuple[_Field, ...], length: int) -> Callable[[Mapping[str, float]], bytes | None]:
+    """One function for the fields: the table loop's arithmetic, None where the loop would raise."""
+    ns: dict[str, object] = {"_num": (int, float), "_from": int.from_bytes}
+    body = []
+    words: dict[bool, list[str]] = {False: [], True: []}
+    for k, (name, to_raw, low, high, choices, width, shift, big_endian, signed) in enumerate(fields):
+        ns[f"_r{k}"], ns[f"_c{k}"] = to_raw, choices
+        body += [f"    v = values[{name!r}]",
+                 "    if not isinstance(v, _num):",
+                 "        return None",
+                 f"    r{k} = _r{k}(v)"]
+        outside = [f"v < {low!r}" for _ in [0] if low is not None] + [f"v > {high!r}" for _ in [0] if high is not None]
+        if outside:
+            body += [f"    if ({' or '.join(outside)}) and r{k} not in _c{k}:", "        return None"]
+        least = -(1 << (width - 1)) if signed else 0
+        body += [f"    if not {least} <= r{k} <= {least + (1 << width) - 1}:", "        return None"]
+        words[big_endian].append(f"((r{k} & {(1 << width) - 1}) << {shift})" if signed else f"(r{k} << {shift})")
+    le = " | ".join(words[False]) or "0"
+    be = " | ".join(words[True]) or "0"
+    if not words[True]:
+        result = f"({le}).to_bytes({length}, 'little')"
+    elif not words[False]:
+        result = f"({be}).to_bytes({length}, 'big')"
+    else:
+        result = f"(_from(({le}).to_bytes({length}, 'little'), 'big') | {be}).to_bytes({length}, 'big')"
+    src = ["def encode(values):", f"    if len(values) != {len(fields)}:", "        return None", "    try:",
+           *("    " + line for line in body or ["    pass"]), "    except KeyError:", "        return None",
+           f"    return {result}"]
+    exec("\n".join(src), ns)
+    return ns["encode"]  # type: ignore[return-value]
 
 
 class TablePacker(FramePacker):
