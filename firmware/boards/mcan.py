@@ -1,14 +1,12 @@
 """STM32 and MIMXRT boards with machine.CAN (MicroPython >= 1.28): CAN(1) at 500 kbit/s,
 the link on the REPL's console (USB CDC or the debugger's UART), flash in flash.img on
 the board's filesystem (docs/boards.md). Registered as "stm32" and "mimxrt"."""
-import os
 import sys
 
 import machine
 from micropython import const
 
 from boards import realboard
-from core.node import Node
 
 BITRATE = const(500000)
 BLOCK = const(4096)
@@ -52,22 +50,11 @@ class MachineCan:
             return False
 
 
-def repl_off():
-    """Production: no terminal duplicated onto another stream, no Ctrl-C interrupt."""
-    if hasattr(os, "dupterm"):
-        os.dupterm(None, 0)
-
-
 def provision(record):
     realboard.provision(record, BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
 
 
 def main(argv):
-    from tables import keigov_bus
-
-    flash = realboard.open_flash(BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
-    wdt = realboard.watchdog(realboard.production_of(flash, SLOT_BLOCKS, EVENT_BLOCKS))
-    node = Node(MachineCan(), wdt, flash, keigov_bus, port=realboard.StdioPort(),
-                board="stm32" if sys.platform == "pyboard" else sys.platform,
-                slot_blocks=SLOT_BLOCKS, event_blocks=EVENT_BLOCKS)
-    realboard.run(node, machine.reset, repl_off)
+    board = "stm32" if sys.platform == "pyboard" else sys.platform
+    realboard.start(MachineCan(), realboard.StdioPort(), board, machine.reset, realboard.dupterm_off,
+                    BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)

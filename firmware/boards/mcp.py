@@ -9,7 +9,6 @@ import machine
 from micropython import const
 
 from boards import realboard
-from core.node import Node
 from drivers.mcp2515 import MCP2515
 
 BLOCK = const(4096)
@@ -27,23 +26,10 @@ def can_controller():
     return MCP2515(spi, machine.Pin(cs, machine.Pin.OUT, value=1), CRYSTAL_HZ, time.sleep_ms)
 
 
-def repl_off():
-    """Production: no terminal duplicated onto another stream, no Ctrl-C interrupt."""
-    import os
-
-    if hasattr(os, "dupterm"):
-        os.dupterm(None, 0)
-
-
 def provision(record):
     realboard.provision(record, BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
 
 
 def main(argv):
-    from tables import keigov_bus
-
-    flash = realboard.open_flash(BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
-    wdt = realboard.watchdog(realboard.production_of(flash, SLOT_BLOCKS, EVENT_BLOCKS))
-    node = Node(can_controller(), wdt, flash, keigov_bus, port=realboard.StdioPort(),
-                board=sys.platform + "-mcp2515", slot_blocks=SLOT_BLOCKS, event_blocks=EVENT_BLOCKS)
-    realboard.run(node, machine.reset, repl_off)
+    realboard.start(can_controller(), realboard.StdioPort(), sys.platform + "-mcp2515", machine.reset,
+                    realboard.dupterm_off, BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)

@@ -4,7 +4,6 @@ import pyb
 from micropython import const
 
 from boards import realboard
-from core.node import Node
 
 BITRATE = const(500000)
 BLOCK = const(512)        # small blocks: the pyboard's filesystem is about 100 kB
@@ -80,10 +79,4 @@ def provision(record):
 
 
 def main(argv):
-    from tables import keigov_bus
-
-    flash = realboard.open_flash(BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)
-    wdt = realboard.watchdog(realboard.production_of(flash, SLOT_BLOCKS, EVENT_BLOCKS))
-    node = Node(PybCan(), wdt, flash, keigov_bus, port=VcpPort(), board="pyboard",
-                slot_blocks=SLOT_BLOCKS, event_blocks=EVENT_BLOCKS)
-    realboard.run(node, pyb.hard_reset, repl_off)
+    realboard.start(PybCan(), VcpPort(), "pyboard", pyb.hard_reset, repl_off, BLOCK, SLOT_BLOCKS, EVENT_BLOCKS)

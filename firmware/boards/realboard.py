@@ -1,7 +1,7 @@
 """What every microcontroller board shares: its flash as a file, the console as the link's
 port, provisioning from the REPL, and the control loop on the board's own clock.
 
-A board module builds its CAN controller and calls `run(...)`; the control logic is
+A board module builds its CAN controller and port and calls `start(...)`; the control logic is
 core.node.Node's, untouched. Development and production differ only here (docs/boards.md):
 
   development  the REPL stays on the port: the link breaks in on mpremote's Ctrl-C
@@ -20,6 +20,7 @@ from micropython import const
 
 from core import persist
 from core.app import PERIOD_MS
+from core.node import Node
 
 FLASH_FILE = "flash.img"
 _CTRL_C = const(3)
@@ -122,6 +123,25 @@ def watchdog(production, timeout_ms=1000):
 def production_of(dev, slot_blocks, event_blocks):
     prov = persist.load_provision(persist.Layout(dev, slot_blocks, event_blocks).prov)
     return prov is not None and prov.production
+
+
+def dupterm_off():
+    """Production on the machine-API ports: no terminal duplicated onto another stream."""
+    import os
+
+    if hasattr(os, "dupterm"):
+        os.dupterm(None, 0)
+
+
+def start(can, port, board, reset, repl_off, block_size, slot_blocks, event_blocks):
+    """Boot the device from the board's flash and run it: the same for every board."""
+    from tables import keigov_bus
+
+    flash = open_flash(block_size, slot_blocks, event_blocks)
+    wdt = watchdog(production_of(flash, slot_blocks, event_blocks))
+    node = Node(can, wdt, flash, keigov_bus, port=port, board=board,
+                slot_blocks=slot_blocks, event_blocks=event_blocks)
+    run(node, reset, repl_off)
 
 
 def run(node, reset, repl_off):
