@@ -4,14 +4,16 @@ A steady-state load as on the vehicle: wheel speeds and driver inputs at 50 Hz, 
 messages at 10 Hz, the driver flooring it and a first-order vehicle held at the cap, so
 the governor is LIMITING. Prints, per runtime: mean and p99 control-step time, valid
 frames decoded per second, heap bytes allocated per step (gc.mem_alloc(); goal 0) and the
-cost of ignoring a frame whose id is not in the table. Not a test: it prints figures.
+cost of ignoring a frame whose id is not in the table. MicroPython runs it twice: as
+bytecode (as a board runs frozen modules) and with its native code emitter (-X emit=native,
+what the rig's `micropython` runtime uses). Not a test: it prints figures.
 
     python benchmarks/fw_step.py [--steps 5000] [--cpython]
 
 Run by CPython, it starts itself under the `micropython` binary (and, with --cpython,
 under CPython) with --device. The same file is parsed by MicroPython, hence no
 `from __future__` import and host-only modules imported inside host_main(). The input
-frames are built on the device with the firmware's own codec and CRC from the RX tables
+frames are built on the device with the firmware's own codec and checksums from the RX tables
 (tests/test_fw_codec.py and test_fw_crc8.py prove those against cantools).
 """
 import sys
@@ -39,10 +41,10 @@ class Inputs:
         from array import array
 
         from core import codec
-        from core.crc8 import crc8_j1850
+        from core.checksums import Checksums
 
         self.put = codec.put
-        self.crc = crc8_j1850
+        self.checksums = Checksums(table)
         self.t = table
         n = len(table.RX_ID)
         self.bufs = [bytearray(8) for _ in range(n)]
@@ -70,7 +72,7 @@ class Inputs:
         cs = t.RX_CHECKSUM[i]
         if cs >= 0:
             skip = t.RX_SIG_START[cs] >> 3
-            buf[skip] = self.crc(t.RX_ID[i], buf, t.RX_LEN[i], skip)
+            buf[skip] = self.checksums.compute(t.RX_CHECKSUM_KIND[i], t.RX_ID[i], buf, t.RX_LEN[i], skip)
         return buf
 
 
@@ -169,7 +171,7 @@ def device_main(firmware, steps):
 # -- host side -------------------------------------------------------------------------------
 
 COLUMNS = (  # heading, width, figure from a device's output
-    ("runtime", 18, lambda r: r["runtime"]),
+    ("runtime", 25, lambda r: r["runtime"]),
     ("LIMITING", 9, lambda r: f"{int(r['limiting_share']) / 10:.1f}%"),
     ("km/h", 6, lambda r: f"{int(r['speed_ckph']) / 100:.1f}"),
     ("step mean us", 13, lambda r: f"{int(r['step_mean_us']) / 10:.1f}"),
@@ -195,18 +197,22 @@ def host_main():
     parser.add_argument("--repeat", type=int, default=3, help="runs per runtime; the fastest is shown")
     args = parser.parse_args()
     device_args = [__file__, "--device", str(FIRMWARE), str(args.steps)]
-    commands = [[get_runtime("micropython").executable(), "-X", "heapsize=2M"] + device_args]
+    micropython = get_runtime("micropython").executable()
+    commands = [("", [micropython, "-X", "heapsize=2M", "-X", "emit=bytecode"] + device_args),
+                (" native", [micropython, "-X", "heapsize=2M", "-X", "emit=native"] + device_args)]
     if args.cpython:
-        commands.append([sys.executable] + device_args)
+        commands.append(("", [sys.executable] + device_args))
     rows = []
-    for cmd in commands:
+    for label, cmd in commands:
         runs = []
         for _ in range(args.repeat):
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=FIRMWARE, env=dict(os.environ))
             if proc.returncode != 0:
                 sys.exit(f"fw_step: {os.path.basename(cmd[0])} failed:\n{proc.stderr}{proc.stdout}")
             runs.append(dict(line.split(" ", 1) for line in proc.stdout.splitlines()))
-        rows.append(min(runs, key=lambda r: int(r["step_mean_us"])))
+        best = min(runs, key=lambda r: int(r["step_mean_us"]))
+        best["runtime"] += label
+        rows.append(best)
     print(f"fw_step: {args.steps} control steps of 10 ms at the cap after {WARMUP_STEPS} warm-up steps; "
           f"wheels + driver 50 Hz, GNSS 10 Hz; fastest of {args.repeat} runs")
     print(" ".join(f"{h:<{w}}" if i == 0 else f"{h:>{w}}" for i, (h, w, _) in enumerate(COLUMNS)))

@@ -50,13 +50,15 @@ def test_lockstep_runs_are_identical_byte_for_byte_and_across_runtimes(tmp_path:
     sc = shortened(tmp_path, "speed_checksum_bad", 30.0)
     sc.write_text(sc.read_text().replace("start_s = 25.0", "start_s = 12.0").replace("within_s = 70.0", "within_s = 90.0"))
     timelines = []
-    for n, runtime in enumerate(("micropython", "micropython", "cpython")):
+    runtimes = ("micropython", "micropython", "micropython-bytecode", "cpython")
+    for n, runtime in enumerate(runtimes):
         out = tmp_path / f"run{n}"
         run_scenario(sc, out, RigOptions(get_runtime(runtime)), plot=False)
         timelines.append((out / "timeline.csv").read_bytes())
         assert (out / "events.json").read_bytes() == (tmp_path / "run0" / "events.json").read_bytes()
     assert timelines[0] == timelines[1], "same scenario, same runtime: the timeline must not change"
-    assert timelines[0] == timelines[2], "the same firmware source must behave identically on CPython"
+    assert timelines[0] == timelines[2], "native code and bytecode must behave identically"
+    assert timelines[0] == timelines[3], "the same firmware source must behave identically on CPython"
     assert b"FAULT" in timelines[0]
 
 
