@@ -64,12 +64,16 @@ class VehicleNodes:
         t_s = t_ms / 1000
         frames: list[Frame] = []
         if t_ms % 20 == 0:
-            wheels = list(self.vehicle.wheel_speeds_kph())
-            for f in self.faults:
-                if f.kind == "wheel_bias" and f.active(t_s):
-                    wheels[f.wheel] = max(0.0, wheels[f.wheel] + f.bias_kph)
-            names = ("WHEEL_SPEED_FL", "WHEEL_SPEED_FR", "WHEEL_SPEED_RL", "WHEEL_SPEED_RR")
-            self._emit(frames, t_s, "WHEEL_SPEEDS", {n: _clip(v, 0, 204.775) for n, v in zip(names, wheels)})
+            fl, fr, rl, rr = self.vehicle.wheel_speeds_kph()
+            if self.faults:
+                wheels = [fl, fr, rl, rr]
+                for f in self.faults:
+                    if f.kind == "wheel_bias" and f.active(t_s):
+                        wheels[f.wheel] = max(0.0, wheels[f.wheel] + f.bias_kph)
+                fl, fr, rl, rr = wheels
+            self._emit(frames, t_s, "WHEEL_SPEEDS", {
+                "WHEEL_SPEED_FL": _clip(fl, 0, 204.775), "WHEEL_SPEED_FR": _clip(fr, 0, 204.775),
+                "WHEEL_SPEED_RL": _clip(rl, 0, 204.775), "WHEEL_SPEED_RR": _clip(rr, 0, 204.775)})
             self.pedal_sent = round(_clip(pedal_pct, 0, 100), 1)
             self._emit(frames, t_s, "DRIVER_INPUTS", {"ACCEL_PEDAL_POS": self.pedal_sent, "BRAKE_SWITCH": int(brake)})
         if self.gnss.due(t_s):

@@ -138,8 +138,9 @@ class Vehicle:
     def wheel_speeds_kph(self) -> tuple[float, float, float, float]:
         """Indicated speed of each wheel (FL, FR, RL, RR): true speed with the per-wheel bias."""
         v_kph = self.speed_kph
-        fl, fr, rl, rr = (v_kph * (1.0 + e / 100.0) for e in self.params.wheel_speed_error_pct)
-        return (fl, fr, rl, rr)
+        e_fl, e_fr, e_rl, e_rr = self.params.wheel_speed_error_pct
+        return (v_kph * (1.0 + e_fl / 100.0), v_kph * (1.0 + e_fr / 100.0),
+                v_kph * (1.0 + e_rl / 100.0), v_kph * (1.0 + e_rr / 100.0))
 
     def step(self, dt_s: float, torque_fraction: float, brake_fraction: float = 0.0) -> None:
         """Advance `dt_s` seconds with the motor asked for `torque_fraction` of the torque available
