@@ -34,8 +34,9 @@ class RamCan:
         self._rx_id[i] = frame_id
         self._rx_len[i] = length
         base = i * 64
+        d = self._rx_data
         for k in range(length):
-            self._rx_data[base + k] = data[offset + k]
+            d[base + k] = data[offset + k]
         self._count += 1
         return True
 
@@ -60,8 +61,9 @@ class RamCan:
         self.tx_id[i] = frame_id
         self.tx_len[i] = length
         base = i * 64
+        d = self.tx_data
         for k in range(length):
-            self.tx_data[base + k] = buf[k]
+            d[base + k] = buf[k]
         self.tx_count = i + 1
         return True
 

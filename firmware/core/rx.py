@@ -56,6 +56,11 @@ class Receiver:
         self._index = FrameIndex(table.RX_ID, getattr(table, "RX_MATCH", None))
         self._checksums = Checksums(table)
         # The table's columns as attributes: one lookup each instead of module + tuple.
+        self._msg_len = table.RX_LEN
+        self._msg_cs = table.RX_CHECKSUM
+        self._msg_cs_kind = table.RX_CHECKSUM_KIND
+        self._msg_cnt = table.RX_COUNTER
+        self._timeout = table.RX_TIMEOUT_MS
         self._first = table.RX_SIG_FIRST
         self._end = table.RX_SIG_END
         self._start = table.RX_SIG_START
@@ -104,8 +109,7 @@ class Receiver:
         return i
 
     def _check(self, i, frame_id, buf, length):
-        t = self.t
-        if length != t.RX_LEN[i]:
+        if length != self._msg_len[i]:
             return ERR_LENGTH
         first = self._first[i]
         raw = self._raw
@@ -115,10 +119,10 @@ class Receiver:
         get = codec.get
         # The checksum first: a corrupted frame is refused as corrupted, whatever its
         # damaged signals now read.
-        cs = t.RX_CHECKSUM[i]
+        cs = self._msg_cs[i]
         if cs >= 0:
             expect = get(buf, start[cs], width[cs], flags[cs])
-            if self._checksums.compute(t.RX_CHECKSUM_KIND[i], frame_id, buf, length, start[cs] >> 3) != expect:
+            if self._checksums.compute(self._msg_cs_kind[i], frame_id, buf, length, start[cs] >> 3) != expect:
                 return ERR_CHECKSUM
         lo = self._min
         hi = self._max
@@ -127,7 +131,7 @@ class Receiver:
             if v < lo[s] or v > hi[s]:
                 return ERR_RANGE
             raw[s - first] = v
-        cnt = t.RX_COUNTER[i]
+        cnt = self._msg_cnt[i]
         if cnt >= 0:
             c = raw[cnt - first]
             last = self.counter[i]
@@ -136,7 +140,7 @@ class Receiver:
             # one corrupt frame does not also cost the good frame after it.
             skipped = self.unread[i]
             self.unread[i] = 0
-            step = (c - last) & ((1 << t.RX_SIG_LEN[cnt]) - 1)
+            step = (c - last) & ((1 << width[cnt]) - 1)
             if last != _NO_COUNTER and (step == 0 or step > 1 + skipped):
                 return ERR_COUNTER
         return 0
@@ -158,10 +162,12 @@ class Receiver:
 
     def expire(self, now):
         """Distrust every message whose last good frame is older than its timeout."""
-        t = self.t
+        timeout = self._timeout
+        valid = self.valid
+        last_ok = self.last_ok
         for i in range(self.n):
-            if self.valid[i] and diff(now, self.last_ok[i]) > t.RX_TIMEOUT_MS[i]:
-                self.valid[i] = 0
+            if valid[i] and diff(now, last_ok[i]) > timeout[i]:
+                valid[i] = 0
                 self.good_run[i] = 0
                 self.error[i] = ERR_TIMEOUT
                 self.counter[i] = _NO_COUNTER

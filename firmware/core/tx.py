@@ -27,37 +27,54 @@ class Transmitter:
         self.failed = 0        # frames the CAN driver refused (bus off, full mailbox)
         self._buf = bytearray(64)
         self._checksums = Checksums(table)
+        # The table's columns as attributes: one lookup each instead of module + tuple.
+        self._len = table.TX_LEN
+        self._period = table.TX_PERIOD_MS
+        self._cnt = table.TX_COUNTER
+        self._cs = table.TX_CHECKSUM
+        self._kind = table.TX_CHECKSUM_KIND
+        self._first = table.TX_SIG_FIRST
+        self._end = table.TX_SIG_END
+        self._role = table.TX_SIG_ROLE
+        self._min = table.TX_SIG_MIN
+        self._max = table.TX_SIG_MAX
+        self._mul = table.TX_SIG_MUL
+        self._add = table.TX_SIG_ADD
+        self._div = table.TX_SIG_DIV
+        self._start = table.TX_SIG_START
+        self._width = table.TX_SIG_LEN
+        self._sflags = table.TX_SIG_FLAGS
 
     def send_due(self, now):
-        t = self.t
+        period = self._period
+        last = self.last_sent
         first_step = not self.started
         self.started = True
         for i in range(self.n):
-            if first_step or diff(now, self.last_sent[i]) >= t.TX_PERIOD_MS[i]:
-                self.last_sent[i] = now
+            if first_step or diff(now, last[i]) >= period[i]:
+                last[i] = now
                 self._send(i)
 
     def _send(self, i):
-        t = self.t
         buf = self._buf
-        length = t.TX_LEN[i]
+        length = self._len[i]
         for b in range(length):
             buf[b] = 0
         values = self.values
         flags = values[OUT_FLAGS]
-        cnt = t.TX_COUNTER[i]
-        cs = t.TX_CHECKSUM[i]
-        roles = t.TX_SIG_ROLE
-        lo = t.TX_SIG_MIN
-        hi = t.TX_SIG_MAX
-        mul = t.TX_SIG_MUL
-        add = t.TX_SIG_ADD
-        div = t.TX_SIG_DIV
-        start = t.TX_SIG_START
-        width = t.TX_SIG_LEN
-        sflags = t.TX_SIG_FLAGS
+        cnt = self._cnt[i]
+        cs = self._cs[i]
+        roles = self._role
+        lo = self._min
+        hi = self._max
+        mul = self._mul
+        add = self._add
+        div = self._div
+        start = self._start
+        width = self._width
+        sflags = self._sflags
         put = codec.put
-        for s in range(t.TX_SIG_FIRST[i], t.TX_SIG_END[i]):
+        for s in range(self._first[i], self._end[i]):
             if s == cs:
                 continue
             if s == cnt:
@@ -74,11 +91,12 @@ class Transmitter:
                     raw = lo[s]
                 elif raw > hi[s]:
                     raw = hi[s]
-            put(buf, start[s], width[s], sflags[s], raw)
+            if raw:  # the buffer is zeroed and signals do not overlap: a zero is already there
+                put(buf, start[s], width[s], sflags[s], raw)
         if cnt >= 0:
-            self.counter[i] = (self.counter[i] + 1) & ((1 << t.TX_SIG_LEN[cnt]) - 1)
-        fid = t.TX_ID[i]
-        kind = t.TX_CHECKSUM_KIND[i]
+            self.counter[i] = (self.counter[i] + 1) & ((1 << width[cnt]) - 1)
+        fid = self.t.TX_ID[i]
+        kind = self._kind[i]
         if cs >= 0 and kind:
             value = self._checksums.compute(kind, fid, buf, length, start[cs] >> 3)
             put(buf, start[cs], width[cs], sflags[cs], value)
