@@ -1,9 +1,13 @@
 """The firmware as a child process, spoken to in sim-board records over its stdio.
 
-Lock-step: `step(t_ms, frames)` hands the device every frame that reached it since the
-last period, runs exactly one control period and returns what it sent, the events it
-recorded and how long its step took. Both sides spin briefly before blocking, because a
-process wake-up costs tens of microseconds on a VM and a period's exchange only a few.
+Lock-step: `begin_step(t_ms, frames)` hands the device every frame that reached it since
+the last period and starts exactly one control period, all in one B record (the device
+reads a period in two reads); `end_step()` returns what the device sent in its oldest
+period not yet collected, the events it recorded and how long its step took. The device
+runs periods in order, so a caller may start period k before collecting period k-1 and
+work while the device computes (the rig does: see rig.py); `step()` is both at once.
+Both ends poll before blocking while the machine is quiet (see Contention); each T record
+tells the device for how long.
 """
 
 from __future__ import annotations
@@ -24,7 +28,47 @@ from keigov_hil.runtimes import Runtime
 _FRAME, _TICK, _QUIT, _EVENT, _DONE, _BATCH = 70, 84, 81, 69, 68, 66
 BATCH_BYTES = 8192          # the sim board's batch buffer (firmware/boards/sim.py _BATCH)
 _HDR = struct.Struct("<BBxxI")
-_SPIN_S = 0.0005
+_TICK_HDR = struct.Struct("<BBBxI")     # T: byte 2 = the device's polling budget in 10 us
+_POLL_S = 500e-6                        # polling budget of both ends on a quiet machine
+_SAMPLE_EVERY = 8                       # periods between looks at the machine's run queue
+
+
+class Contention:
+    """Whether other processes want the cores, from the kernel's count of runnable tasks.
+
+    Both ends of the link poll before blocking, because a process wake-up costs ~40 us on
+    these VMs and a period's exchange only a few. That pays while the rig and the device
+    have a core each; with a third runnable process on a 2-core machine a poller holds a
+    core the other end needs, and each end waits for the other's time slice (a run went
+    from 65x to 14x real time). /proc/loadavg counts the tasks that are running or ready
+    to run; sampled while the rig and the device both run, any more means contention.
+    Without /proc (not Linux) the machine counts as quiet.
+    """
+
+    def __init__(self, ours: int = 2, source: str = "/proc/loadavg") -> None:
+        self.ours = ours
+        try:
+            self._fd: int | None = os.open(source, os.O_RDONLY)
+        except OSError:
+            self._fd = None
+        self.contended = False
+        self._last = False
+
+    def sample(self) -> bool:
+        """Whether the machine is contended: two samples in a row with another runnable
+        task make it so, two without make it quiet again (a kernel thread's blip is not)."""
+        if self._fd is not None:
+            running = int(os.pread(self._fd, 64, 0).split()[3].split(b"/")[0])
+            now = running > self.ours
+            if now == self._last:
+                self.contended = now
+            self._last = now
+        return self.contended
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass
@@ -50,6 +94,7 @@ class StepOutput:
     frames: list[tuple[int, bytes]] = field(default_factory=list)
     events: list[DeviceEvent] = field(default_factory=list)
     step_us: int = 0
+    wait_us: int = 0      # the device's time waiting for the host since its previous period
 
 
 class DeviceCrashed(KeigovError):
@@ -66,6 +111,9 @@ class DeviceProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr = tempfile.TemporaryFile()
         self._buf = bytearray()
+        self._contention = Contention()
+        self._periods = 0
+        self._poll_s = _POLL_S
 
     def start(self) -> None:
         cmd = self.runtime.command(self.storage, self.realtime, self.device_args)
@@ -95,17 +143,38 @@ class DeviceProcess:
         return _HDR.pack(_FRAME, len(data), frame_id | (0x20000000 if extended else 0)) + bytes(data)
 
     def step(self, t_ms: int, frames: list[tuple[int, bytes, bool]]) -> StepOutput:
-        records = b"".join(self.frame_record(i, d, e) for i, d, e in frames)
-        self.send(records + _HDR.pack(_TICK, 0, t_ms & 0x3FFFFFFF))
+        self.begin_step(t_ms, frames)
+        return self.end_step()
+
+    def begin_step(self, t_ms: int, frames: list[tuple[int, bytes, bool]]) -> None:
+        """The period's frames and its T record, in B records the device reads whole."""
+        records = [self.frame_record(i, d, e) for i, d, e in frames]
+        records.append(_TICK_HDR.pack(_TICK, 0, round(self._poll_s * 1e5), t_ms & 0x3FFFFFFF))
+        self.send(b"".join(_batches(records)))
+
+    def end_step(self) -> StepOutput:
         out = StepOutput()
+        buf = self._buf        # _fill extends this bytearray in place
+        pos = 0
         while True:
-            kind, value, payload = self._read_record()
+            while len(buf) < pos + _HDR.size:
+                self._fill(block=True)
+            kind, n, value = _HDR.unpack_from(buf, pos)
+            start = pos + _HDR.size
+            pos = start + n
+            while len(buf) < pos:
+                self._fill(block=True)
             if kind == _FRAME:
-                out.frames.append((value, payload))
+                out.frames.append((value, bytes(buf[start:pos])))
             elif kind == _EVENT:
-                out.events.append(DeviceEvent.from_record(value, payload))
+                out.events.append(DeviceEvent.from_record(value, bytes(buf[start:pos])))
             elif kind == _DONE:
                 out.step_us = value
+                out.wait_us = int.from_bytes(buf[start:start + 4], "little") if n >= 4 else 0
+                del buf[:pos]
+                self._periods += 1
+                if self._periods % _SAMPLE_EVERY == 0:   # the device is running its next step now
+                    self._poll_s = 0.0 if self._contention.sample() else _POLL_S
                 return out
 
     def read_available(self) -> list[tuple[int, int, bytes]]:
@@ -154,20 +223,10 @@ class DeviceProcess:
             os.set_blocking(in_fd, True)
         return self.read_records(block=False)
 
-    def _read_record(self) -> tuple[int, int, bytes]:
-        while len(self._buf) < _HDR.size:
-            self._fill(block=True)
-        kind, n, value = _HDR.unpack_from(self._buf)
-        while len(self._buf) < _HDR.size + n:
-            self._fill(block=True)
-        payload = bytes(self._buf[_HDR.size:_HDR.size + n])
-        del self._buf[:_HDR.size + n]
-        return kind, value, payload
-
     def _fill(self, *, block: bool) -> None:
         assert self.proc and self.proc.stdout
         fd = self.proc.stdout.fileno()
-        deadline = time.perf_counter() + _SPIN_S
+        deadline = time.perf_counter() + self._poll_s
         while True:
             try:
                 chunk = os.read(fd, 65536)
@@ -202,6 +261,7 @@ class DeviceProcess:
             return None
 
     def close(self) -> None:
+        self._contention.close()
         if not self.proc:
             return
         if self.proc.poll() is None:

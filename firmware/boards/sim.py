@@ -4,15 +4,18 @@ The host rig (hil/) bridges these streams to a python-can bus. Records are an 8-
 header [kind, length, 0, 0, value u32 LE] followed by `length` payload bytes.
 
   host -> device  F  a CAN frame: value = frame id (bit 29: extended), payload = data
-                  T  run one control period: value = time in ms (mod 2**30)
+                  T  run one control period: value = time in ms (mod 2**30); header byte 2 =
+                     how long to poll for the next record before blocking, in 10 us
                   B  a batch: value = the byte count (at most 8192) of whole records
-                     that follow, read in one go (an open-loop replay sends half a
+                     that follow, read in one go (the rig sends each period's frames
+                     and its T record as one batch; an open-loop replay sends half a
                      second of drive at a time; the board answers when it is through)
                   Q  stop
   device -> host  F  a frame the governor sent
                   E  an event: value = time, payload = code u8, value i32, flags u8
                      (bit 0: position known), x i32, y i32 (dm from the zone table's origin), LE
-                  D  period done: value = microseconds the step took on this machine
+                  D  period done: value = microseconds the step took on this machine,
+                     payload = microseconds spent waiting for the host since the last D (u32 LE)
 
 In lock-step mode (default) the device runs exactly one control period per T record,
 so a run is deterministic and as fast as the two processes can exchange records. With
@@ -47,7 +50,6 @@ from core.node import EVENT_BLOCKS, SLOT_BLOCKS, Node
 
 _BLOCK = 4096
 _HDR = 8
-_SPIN = 4000  # polls before blocking: exchanges take microseconds, a sleep ~40 us
 _BATCH = 8192  # bytes of a B batch (keigov_hil.device.BATCH_BYTES)
 _MICROPYTHON = sys.implementation.name == "micropython"
 
@@ -94,6 +96,11 @@ class StdioLink:
         self._poll = select.poll()
         self._poll.register(self._raw_in, select.POLLIN)
         self._ipoll = getattr(self._poll, "ipoll", None)
+        if hasattr(time, "ticks_us"):
+            self._now_us, self._elapsed = time.ticks_us, time.ticks_diff
+        else:
+            self._now_us, self._elapsed = _perf_us, _minus
+        self.spin_us = 0  # polling budget before blocking: the rig sets it (T records)
 
     def more(self):
         """Records of the current batch are still to be read."""
@@ -109,11 +116,20 @@ class StdioLink:
         return bool(self._poll.poll(timeout))
 
     def wait(self):
-        """Spin briefly, then block, until input is available."""
-        for _ in range(_SPIN):
-            if self._ready(0):
-                return
-        self._ready(-1)
+        """Poll up to `spin_us`, then block, until input is available; returns the
+        microseconds waited. A process wake-up costs ~40 us on these VMs and the rig
+        usually answers within tens of microseconds, so polling pays on a quiet machine;
+        when other work wants the cores it would only hold one the rig needs. The rig
+        knows which (hil/device.py) and says so in each T record.
+        """
+        now = self._now_us
+        elapsed = self._elapsed
+        t0 = now()
+        while not self._ready(0):
+            if elapsed(now(), t0) >= self.spin_us:
+                self._ready(-1)
+                break
+        return elapsed(now(), t0)
 
     def _read_exact(self, view):
         got = self._raw_in.readinto(view)
@@ -322,21 +338,31 @@ class SimBoard:
     def run_lockstep(self):
         link = self.link
         can = self.can
-        ticks_us = time.ticks_us if hasattr(time, "ticks_us") else None
+        now = link._now_us
+        elapsed = link._elapsed
+        buf = self._evbuf
+        waited = 0  # microseconds spent waiting for the host this period
         _collect_boot_garbage()
         while True:
             if not link.more():
-                link.wait()
+                waited += link.wait()
             kind = link.read_record()
             if kind == 70:  # F
                 can.deliver(link.value(), link.buf, link.length(), link.at + _HDR)
             elif kind == 84:  # T
-                t0 = ticks_us() if ticks_us else time.perf_counter_ns() // 1000
+                link.spin_us = link.buf[link.at + 2] * 10
+                t0 = now()
                 self.node.step(link.value())
-                t1 = ticks_us() if ticks_us else time.perf_counter_ns() // 1000
+                t1 = now()
                 self._send_outputs()
                 self._after_step()
-                link.put(68, t1 - t0, self._evbuf, 0, 0)
+                waited &= 0x3FFFFFFF
+                buf[0] = waited & 0xFF
+                buf[1] = (waited >> 8) & 0xFF
+                buf[2] = (waited >> 16) & 0xFF
+                buf[3] = waited >> 24
+                link.put(68, elapsed(t1, t0), buf, 0, 4)
+                waited = 0
                 if not link.more():  # within a batch the host is not waiting: answer at its end
                     link.flush()
             else:  # Q or end of input
@@ -371,6 +397,14 @@ class SimBoard:
                 next_t = (next_t + PERIOD_MS) & 0x3FFFFFFF
             else:
                 link._ready(1)
+
+
+def _minus(a, b):
+    return a - b
+
+
+def _perf_us():
+    return time.perf_counter_ns() // 1000
 
 
 def _collect_boot_garbage():
