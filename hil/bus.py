@@ -2,17 +2,102 @@
 
 `--interface`/`--channel` (or CAN_INTERFACE / CAN_CHANNEL, as python-can honours) pick
 the bus; the default is python-can's in-process `virtual` interface on a fresh channel.
+The rig sends `FastCopyMessage`s: python-can Messages that the virtual bus copies cheaply.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
 import uuid
+from collections.abc import Iterator
 
 import can
 
 from keigov.errors import EnvironmentProblem
+
+
+class FastCopyMessage(can.Message):
+    """A python-can Message with a cheap deep copy.
+
+    The virtual bus deep-copies every frame it sends once per receiver, and Message's own
+    __deepcopy__ goes through its constructor and copies the payload's bytearray through
+    copyreg: most of a send. This copy sets the same fields directly (every field but the
+    payload is immutable); tests/test_hil_bus.py compares it with python-can's.
+    """
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict | None) -> "FastCopyMessage":
+        m = _new(FastCopyMessage)
+        m.timestamp = self.timestamp
+        m.arbitration_id = self.arbitration_id
+        m.is_extended_id = self.is_extended_id
+        m.is_remote_frame = self.is_remote_frame
+        m.is_error_frame = self.is_error_frame
+        m.channel = self.channel
+        m.dlc = self.dlc
+        m.data = bytearray(self.data)
+        m.is_fd = self.is_fd
+        m.is_rx = self.is_rx
+        m.bitrate_switch = self.bitrate_switch
+        m.error_state_indicator = self.error_state_indicator
+        return m
+
+
+_new = object.__new__
+
+
+class Sender:
+    """Puts frames on a bus through one reused message per frame id.
+
+    send() never keeps the message it is given: the virtual bus copies it, the others
+    serialize it at once, and python-can's own periodic tasks send one Message object
+    again and again with its data changed in place. So the rig need not build one per
+    frame (a constructor call with a dozen keywords).
+    """
+
+    def __init__(self, bus: can.BusABC) -> None:
+        self.bus = bus
+        self._messages: dict[int, FastCopyMessage] = {}
+
+    def send(self, frame_id: int, data: bytes, extended: bool) -> None:
+        key = frame_id | (_EXTENDED if extended else 0)
+        msg = self._messages.get(key)
+        if msg is None:
+            msg = self._messages[key] = FastCopyMessage(arbitration_id=frame_id, is_extended_id=extended)
+        msg.data[:] = data
+        msg.dlc = len(data)
+        self.bus.send(msg)
+
+
+_EXTENDED = 1 << 29
+
+
+def receive(bus: can.BusABC, at_least: int, *, settle: bool, what: str, wait_s: float = 2.0) -> Iterator[can.Message]:
+    """Data frames from `bus`: at least `at_least`, waiting up to `wait_s` for them; then,
+    with `settle`, every frame already queued as well.
+
+    Without `settle` the caller knows nothing else is on the bus (the rig's private
+    virtual channel), which saves an empty poll per call. Error and remote frames are
+    skipped: no node of the rig uses them.
+    """
+    got = 0
+    deadline = time.monotonic() + wait_s
+    while True:
+        if got < at_least:
+            msg = bus.recv(timeout=0.01)
+            if msg is None:
+                if time.monotonic() > deadline:
+                    raise EnvironmentProblem(f"{what}: {got} of {at_least} frames arrived within {wait_s} s; "
+                                             "is the channel shared with a busy bus?")
+                continue
+        elif not settle or (msg := bus.recv(timeout=0)) is None:
+            return
+        if not msg.is_error_frame and not msg.is_remote_frame:
+            got += 1
+            yield msg
 
 
 def add_bus_arguments(parser: argparse.ArgumentParser) -> None:

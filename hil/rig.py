@@ -7,10 +7,19 @@ the governor's command; the vehicle moves on by one period. In lock-step mode th
 device's clock is the rig's, so a run is deterministic and faster than real time; with
 `realtime` the rig keeps wall-clock pace and the device keeps its own clock, as a real
 board on a real bus would.
+
+Lock-step runs the host and the device at the same time, one period apart: the rig starts
+the device's period k, then takes the frames the device sent in period k-1 and moves the
+vehicle on while the device computes. The motor controller therefore acts on a command
+at its next 10 ms cycle, a period after the governor sent it (a real controller reads the
+bus on its own cycle too), and the timeline shows each command and status in the row of
+the period the governor sent it. The order of everything is fixed, so runs stay
+deterministic.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import time
@@ -21,13 +30,13 @@ from pathlib import Path
 import can
 
 from keigov.config import simdevice
-from keigov.errors import EnvironmentProblem, KeigovError
+from keigov.errors import KeigovError
 from keigov.firmware_params import event_names
 from keigov.report.results import RunResult
-from keigov_hil.bus import open_bus
-from keigov_hil.device import DeviceEvent, DeviceProcess
+from keigov_hil.bus import Sender, open_bus, receive
+from keigov_hil.device import DeviceEvent, DeviceProcess, StepOutput
 from keigov_hil.driver import Driver
-from keigov_hil.ecus import Frame, VehicleNodes
+from keigov_hil.ecus import Frame, GovernorView, VehicleNodes
 from keigov_hil.gnss import GnssReceiver, Route
 from keigov_hil.runtimes import Runtime
 from keigov_hil.scenario import Scenario
@@ -35,7 +44,12 @@ from keigov_hil.timeline import Timeline
 from keigov_hil.vehicle import MotorController, Road, Vehicle, VehicleParams
 
 PERIOD_MS = 10
-_BUS_WAIT_S = 2.0
+# Phases of the rig's loop, for the wall-time breakdown (RunData.host_seconds).
+# "setup": building the vehicle and the buses while the device boots; the first wait for
+# the device includes the rest of its boot (imports, compiling), counted apart.
+PHASES = ("setup", "pace", "vehicle inputs", "bus to device", "link write", "device boot", "device wait", "bus back",
+          "plant")
+SETUP, PACE, INPUTS, BUS_TO_DEVICE, LINK_WRITE, DEVICE_BOOT, DEVICE_WAIT, BUS_BACK, PLANT = range(len(PHASES))
 
 
 @dataclass
@@ -60,6 +74,30 @@ class RunData:
     frames_to_device: int
     frames_from_device: int
     fixes: list[tuple[float, float, float, int]] = field(default_factory=list)  # t_s, lat, lon, fix type sent
+    device_wait_us: list[int] = field(default_factory=list)  # per period: the device waiting for the rig (lock-step)
+    host_seconds: dict[str, float] = field(default_factory=dict)  # the rig's wall time by phase of its loop (PHASES)
+
+
+@dataclass
+class _Row:
+    """One period's timeline row as the vehicle saw it, before the governor's frames of it."""
+
+    t_s: float
+    speed_kph: float
+    pedal_pct: float
+    accel_mps2: float
+    grade_pct: float
+    torque_applied_pct: float
+    gnss_fix: int
+    distance_m: float
+    lat: float
+    lon: float
+    heading_deg: float
+
+    def with_view(self, view: GovernorView) -> tuple:
+        return (self.t_s, self.speed_kph, view.limit_kph, self.pedal_pct, view.torque_limit_pct, view.state,
+                view.zone, self.accel_mps2, self.grade_pct, self.torque_applied_pct, self.gnss_fix, view.flags,
+                self.distance_m, self.lat, self.lon, self.heading_deg)
 
 
 def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorController]:
@@ -72,40 +110,47 @@ def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorContr
 
 
 class _Bridge:
-    """The device's attachment to the bus: frames in both directions, counted."""
+    """The device's attachment to the bus: frames in both directions, counted.
 
-    def __init__(self, bus: can.BusABC | None) -> None:
+    `private`: the bus is the rig's own virtual channel, where only the rig sends.
+    """
+
+    def __init__(self, bus: can.BusABC | None, private: bool) -> None:
         self.bus = bus
+        self.sender = Sender(bus) if bus else None
+        self.private = private
         self.to_device = 0
         self.from_device = 0
 
     def collect(self, expected: int) -> list[Frame]:
         """Frames that reached the device's side: at least `expected` (the rig's own)."""
         assert self.bus is not None
-        frames: list[Frame] = []
-        deadline = time.monotonic() + _BUS_WAIT_S
-        while True:
-            msg = self.bus.recv(timeout=0)
-            if msg is None:
-                if len(frames) >= expected:
-                    break
-                if time.monotonic() > deadline:
-                    raise EnvironmentProblem(f"the bus delivered {len(frames)} of {expected} frames within "
-                                             f"{_BUS_WAIT_S} s: is the channel shared with a busy bus?")
-                msg = self.bus.recv(timeout=0.01)
-                if msg is None:
-                    continue
-            if not msg.is_error_frame and not msg.is_remote_frame:
-                frames.append((msg.arbitration_id, bytes(msg.data), msg.is_extended_id))
+        frames = [(m.arbitration_id, bytes(m.data), m.is_extended_id)
+                  for m in receive(self.bus, expected, settle=not self.private, what="frames to the device")]
         self.to_device += len(frames)
         return frames
 
     def send(self, frames: list[tuple[int, bytes]]) -> None:
-        assert self.bus is not None
+        assert self.sender is not None
         for fid, data in frames:
-            ext = bool(fid & 0x20000000)
-            self.bus.send(can.Message(arbitration_id=fid & 0x1FFFFFFF, data=data, is_extended_id=ext))
+            self.sender.send(fid & 0x1FFFFFFF, data, bool(fid & 0x20000000))
         self.from_device += len(frames)
+
+
+class Stopwatch:
+    """Wall time between laps, summed per phase (perf_counter: ~0.1 us a lap)."""
+
+    def __init__(self, phases: int) -> None:
+        self.total = [0.0] * phases
+        self._last = 0.0
+
+    def start(self, at: float | None = None) -> None:
+        self._last = time.perf_counter() if at is None else at
+
+    def lap(self, phase: int) -> None:
+        now = time.perf_counter()
+        self.total[phase] += now - self._last
+        self._last = now
 
 
 def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float, sc: Scenario) -> dict:
@@ -119,91 +164,114 @@ def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float, sc: S
 
 
 def run(sc: Scenario, opts: RigOptions) -> RunData:
-    vehicle, driver, gnss, mcu = build_world(sc)
-    nodes = VehicleNodes(vehicle, gnss, mcu, sc.faults)
+    external = opts.runtime.name == "external"
+    if external and not opts.realtime:
+        raise KeigovError("the external runtime (a real board) needs --realtime", )
     names = event_names()
     timeline = Timeline()
     events: list[dict] = []
     step_us: list[int] = []
+    device_wait_us: list[int] = []
     fixes: list[tuple[float, float, float, int]] = []
-    last_fix = None
+    watch = Stopwatch(len(PHASES))
     channel = opts.channel or (f"keigov-{uuid.uuid4().hex[:8]}" if opts.interface == "virtual" else None)
-    external = opts.runtime.name == "external"
-    if external and not opts.realtime:
-        raise KeigovError("the external runtime (a real board) needs --realtime", )
-    vehicle_bus = open_bus(opts.interface, channel, opts.bitrate)
-    device_bus = None if external else open_bus(opts.interface, channel, opts.bitrate)
-    bridge = _Bridge(device_bus)
+    private = opts.interface == "virtual" and opts.channel is None   # a fresh channel: only the rig sends
     steps = int(round(sc.duration_s * 1000 / PERIOD_MS))
-    with tempfile.TemporaryDirectory(prefix="keigov-storage-") as storage:
+    with tempfile.TemporaryDirectory(prefix="keigov-storage-") as storage, contextlib.ExitStack() as cleanup:
         device = None if external else DeviceProcess(
             opts.runtime, Path(storage), realtime=opts.realtime,
             device_args=simdevice.prepare(Path(storage), sc.firmware_config,
                                           zones=sc.zones.table.blob if sc.zones else None))
         wall0 = time.perf_counter()
+        if device:
+            cleanup.callback(device.close)
+            device.start()      # it boots (imports, compiles) while the rig builds the vehicle and the buses
+        vehicle, driver, gnss, mcu = build_world(sc)
+        nodes = VehicleNodes(vehicle, gnss, mcu, sc.faults)
+        vehicle_bus = open_bus(opts.interface, channel, opts.bitrate)
+        cleanup.callback(vehicle_bus.shutdown)
+        vehicle_tx = Sender(vehicle_bus)
+        device_bus = None if external else open_bus(opts.interface, channel, opts.bitrate)
+        if device_bus:
+            cleanup.callback(device_bus.shutdown)
+        bridge = _Bridge(device_bus, private)
+
+        def take(out: StepOutput, row: _Row, t_s: float) -> None:
+            """The device's period `row`: its frames onto the bus and to the nodes at `t_s`, its row."""
+            step_us.append(out.step_us)
+            device_wait_us.append(out.wait_us)
+            if out.events:
+                events.extend(_event_dict(e, names, row.distance_m / 1000, sc) for e in out.events)
+            if out.frames or not private:
+                bridge.send(out.frames)
+                _drain(vehicle_bus, nodes, t_s, wait_for=len(out.frames), settle=not private)
+            timeline.add(*row.with_view(nodes.view))
+
         try:
-            if device:
-                device.start()
+            lockstep = device is not None and not opts.realtime
+            row: _Row | None = None      # lock-step: the period whose governor frames are still to come
+            last_fix = None
+            watch.start(at=wall0)
+            watch.lap(SETUP)
+            pace0 = time.perf_counter()
             for k in range(steps + 1):
                 t_ms = k * PERIOD_MS
                 t_s = t_ms / 1000
                 if opts.realtime:
-                    _sleep_until(wall0 + t_s)
+                    _sleep_until(pace0 + t_s)
+                    watch.lap(PACE)
                 speed_kph = vehicle.speed_mps * 3.6
                 pedal = driver.pedal_pct(t_s, speed_kph)
                 brake = driver.brake_fraction(t_s, speed_kph)
                 frames = nodes.frames_due(t_ms, pedal, brake > 0)
+                watch.lap(INPUTS)
                 for fid, data, ext in frames:
-                    vehicle_bus.send(can.Message(arbitration_id=fid, data=data, is_extended_id=ext))
-                if device and not opts.realtime:
-                    out = device.step(t_ms, bridge.collect(len(frames)))
-                    bridge.send(out.frames)
-                    step_us.append(out.step_us)
-                    events.extend(_event_dict(e, names, vehicle.distance_m / 1000, sc) for e in out.events)
-                    _drain(vehicle_bus, nodes, t_s, wait_for=len(out.frames))
+                    vehicle_tx.send(fid, data, ext)
+                if lockstep:
+                    assert device is not None
+                    collected = bridge.collect(len(frames))
+                    watch.lap(BUS_TO_DEVICE)
+                    device.begin_step(t_ms, collected)
+                    watch.lap(LINK_WRITE)
+                    if row is not None:
+                        out = device.end_step()
+                        watch.lap(DEVICE_WAIT if k > 1 else DEVICE_BOOT)
+                        take(out, row, t_s)
+                        watch.lap(BUS_BACK)
                 else:
                     if device:
                         _bridge_realtime(device, bridge, events, names, vehicle, sc)
                     _drain(vehicle_bus, nodes, t_s, wait_for=0)
-                view = nodes.view
+                    watch.lap(BUS_BACK)
                 fix = nodes.last_fix
-                if fix is not None and (not fixes or fix is not last_fix):
+                if fix is not None and fix is not last_fix:
                     fixes.append((t_s, fix.lat_deg, fix.lon_deg, fix.fix_type))
                     last_fix = fix
                 torque = mcu.torque_fraction(t_s, pedal)
                 lat, lon, heading = gnss.route.position_at(vehicle.distance_m)
-                timeline.add(t_s, speed_kph, view.limit_kph, nodes.pedal_sent, view.torque_limit_pct, view.state,
-                             view.zone, vehicle.accel_mps2, vehicle.road.grade_pct(vehicle.distance_m),
-                             100 * torque, fix.fix_type if fix else 0, view.flags, vehicle.distance_m, lat, lon,
-                             heading)
+                row = _Row(t_s, speed_kph, nodes.pedal_sent, vehicle.accel_mps2,
+                           vehicle.road.grade_pct(vehicle.distance_m), 100 * torque, fix.fix_type if fix else 0,
+                           vehicle.distance_m, lat, lon, heading)
+                if not lockstep:
+                    timeline.add(*row.with_view(nodes.view))
                 vehicle.step(PERIOD_MS / 1000, torque, brake)
                 if opts.progress and k % 1000 == 0:
                     _progress(t_s, sc.duration_s)
+                watch.lap(PLANT)
+            if lockstep and row is not None:
+                assert device is not None
+                take(device.end_step(), row, row.t_s + PERIOD_MS / 1000)
         finally:
             wall = time.perf_counter() - wall0
-            if device:
-                device.close()
-            vehicle_bus.shutdown()
-            if device_bus:
-                device_bus.shutdown()
             if opts.progress:
                 sys.stderr.write("\r" + " " * 60 + "\r")
-    return RunData(sc, timeline, events, step_us, wall, bridge.to_device, bridge.from_device, fixes)
+    return RunData(sc, timeline, events, step_us, wall, bridge.to_device, bridge.from_device, fixes, device_wait_us,
+                   dict(zip(PHASES, watch.total)))
 
 
-def _drain(bus: can.BusABC, nodes: VehicleNodes, t_s: float, wait_for: int) -> None:
-    """Hand the vehicle's nodes every frame on the bus (at least `wait_for` of them)."""
-    got = 0
-    deadline = time.monotonic() + _BUS_WAIT_S
-    while True:
-        msg = bus.recv(timeout=0 if got >= wait_for else 0.01)
-        if msg is None:
-            if got >= wait_for:
-                return
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"the governor's frames did not come back over the bus ({got} of {wait_for})")
-            continue
-        got += 1
+def _drain(bus: can.BusABC, nodes: VehicleNodes, t_s: float, wait_for: int, settle: bool = True) -> None:
+    """Hand the vehicle's nodes the frames on the bus (at least `wait_for` of them)."""
+    for msg in receive(bus, wait_for, settle=settle, what="the governor's frames back to the vehicle"):
         nodes.on_frame(t_s, msg.arbitration_id, bytes(msg.data))
 
 
@@ -251,5 +319,15 @@ def result_of(data: RunData, runtime: str, checks: list, out_dir: Path | None) -
             "p99": steps[int(0.99 * (len(steps) - 1))],
             "max": steps[-1],
         }
+    if data.device_wait_us:
+        extra["device_wait_us_mean"] = round(sum(data.device_wait_us) / len(data.device_wait_us), 1)
+    periods = len(data.timeline.rows)
+    if periods and data.host_seconds:
+        extra["rig_us_per_period"] = {name: round(seconds * 1e6 / periods, 1)
+                                      for name, seconds in data.host_seconds.items()
+                                      if seconds and name not in ("setup", "device boot")}
+        extra["setup_ms"] = round(data.host_seconds["setup"] * 1000, 1)
+        if data.host_seconds["device boot"]:
+            extra["device_boot_ms"] = round(data.host_seconds["device boot"] * 1000, 1)
     return RunResult(scenario=data.scenario.name, runtime=runtime, sim_seconds=data.scenario.duration_s,
                      wall_seconds=data.wall_seconds, checks=checks, out_dir=out_dir, extra=extra)
