@@ -28,6 +28,7 @@ STATUS_FLAGS = (
 )
 
 Frame = tuple[int, bytes, bool]
+_NONE: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -86,8 +87,8 @@ class VehicleNodes:
 
     def _emit(self, frames: list[Frame], t_s: float, name: str, values: dict[str, float],
               counter: int | None = None) -> None:
-        active = [f for f in self.faults if f.message == name and f.active(t_s) and f.kind != "wheel_bias"]
-        kinds = {f.kind for f in active}
+        kinds = {f.kind for f in self.faults
+                 if f.message == name and f.active(t_s) and f.kind != "wheel_bias"} if self.faults else _NONE
         if "stop" in kinds:
             self.packer.pack(name, values, counter=counter)  # the sender's counter keeps running
             return

@@ -213,5 +213,5 @@ def _slerp(a: Vec3, b: Vec3, seg_m: float, along_m: float) -> tuple[float, float
     delta = seg_m / EARTH_RADIUS_M
     wa = math.sin(delta - along_m / EARTH_RADIUS_M) / math.sin(delta)
     wb = math.sin(along_m / EARTH_RADIUS_M) / math.sin(delta)
-    x, y, z = (wa * ca + wb * cb for ca, cb in zip(a, b))
+    x, y, z = wa * a[0] + wb * b[0], wa * a[1] + wb * b[1], wa * a[2] + wb * b[2]
     return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))

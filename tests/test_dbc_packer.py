@@ -51,6 +51,15 @@ def _encode_or_none(packer: MessagePacker, values: dict) -> bytes | None:
     return checked
 
 
+def _decoded_random_payload(msg: Message, data: st.DataObject) -> dict:
+    """cantools' values of random payload bytes (they may lie outside the signals' ranges)."""
+    payload = data.draw(st.binary(min_size=msg.length, max_size=msg.length))
+    values = cantools_decode(cantools.database.can.Database([msg]), msg.frame_id, payload,
+                             extended=msg.is_extended_frame)
+    assert values is not None
+    return values
+
+
 def test_every_bundled_dbc_has_compiled_messages() -> None:
     files = {name for name, _ in MESSAGES}
     assert {paths.KEIGOV_DBC.name, "ev_mcu.dbc", "j1939_truck.dbc", "layouts.dbc"} <= files
@@ -61,10 +70,7 @@ def test_every_bundled_dbc_has_compiled_messages() -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_decoded_payloads_encode_as_cantools(name: str, msg: Message, data: st.DataObject) -> None:
-    payload = data.draw(st.binary(min_size=msg.length, max_size=msg.length))
-    values = cantools_decode(cantools.database.can.Database([msg]), msg.frame_id, payload,
-                             extended=msg.is_extended_frame)
-    assert values is not None
+    values = _decoded_random_payload(msg, data)
     # Decoded values may lie outside [min, max]: then both must refuse them.
     expected = cantools_encode(msg, values)
     assert _encode_or_none(MessagePacker(msg), values) == expected
@@ -152,3 +158,27 @@ def test_protected_frames_equal_the_cantools_packer(smap: Path, data: st.DataObj
             kw["counter"] = data.draw(st.integers(0, 255))
         assert packer.pack(name, values, **kw) == oracle.pack(name, values, **kw), (name, values, kw)
     assert packer.counters == oracle.counters
+
+
+WITH_SIGNALS = [(n, m) for n, m in MESSAGES if m.signals]
+
+
+@pytest.mark.parametrize("name, msg", WITH_SIGNALS, ids=[f"{n}:{m.name}" for n, m in WITH_SIGNALS])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_replacing_one_signal_equals_encoding_again(name: str, msg: Message, data: st.DataObject) -> None:
+    decoded = _decoded_random_payload(msg, data)
+    values = {s.name: min(max(decoded[s.name], s.minimum if s.minimum is not None else -math.inf),
+                          s.maximum if s.maximum is not None else math.inf) for s in msg.signals}
+    packer = MessagePacker(msg)
+    assume(_encode_or_none(packer, values) is not None)
+    sig = data.draw(st.sampled_from(msg.signals))
+    lo = -(1 << (sig.length - 1)) if sig.is_signed else 0
+    raw = data.draw(st.integers(lo - 2, lo + (1 << sig.length) + 1))
+    value = raw * sig.conversion.scale + sig.conversion.offset
+    expected = cantools_encode(msg, {**values, sig.name: value})
+    try:
+        got = packer.replace(packer.encode(values), sig.name, value)
+    except ValueError:
+        got = None
+    assert got == expected

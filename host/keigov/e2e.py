@@ -10,6 +10,7 @@ Which signals are the counter and checksum, and which scheme, comes from the sig
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 from cantools.database.can import Database, Message
@@ -71,6 +72,17 @@ def crc8_j1850(frame_id: int, data: bytes, skip: int) -> int:
     return crc ^ 0xFF
 
 
+@dataclass(frozen=True)
+class _Plan:
+    msg: Message
+    counter: str | None
+    counter_width: int
+    checksum: str | None
+    checksum_byte: int
+    checksum_width: int
+    scheme: Scheme | None
+
+
 class FramePacker:
     """Encodes messages by name with counters advancing and checksums filled in."""
 
@@ -79,6 +91,7 @@ class FramePacker:
         self.protection = protection
         self.schemes = dict(BUILTIN) | (schemes or {})
         self.counters: dict[str, int] = {}
+        self._plans: dict[str, _Plan] = {}
 
     @classmethod
     def from_map(cls, map_path: Path) -> "FramePacker":
@@ -93,31 +106,47 @@ class FramePacker:
              corrupt_checksum: bool = False, source_address: int | None = None) -> tuple[int, bytes]:
         """(frame id, payload). `counter` overrides the rolling counter for one frame;
         `source_address` sends a J1939 message from another address than the DBC's."""
-        msg = self.message(name)
+        plan = self._plans.get(name) or self._plan(name)
+        msg = plan.msg
         frame_id = msg.frame_id if source_address is None else (msg.frame_id & ~0xFF) | source_address
-        spec = self.protection.get(name, {})
         full = dict(values)
-        counter_sig = spec.get("counter")
-        if counter_sig:
-            width = msg.get_signal_by_name(counter_sig).length
-            if counter is None:
-                counter = self.counters.get(name, -1) + 1
-                self.counters[name] = counter
-            full[counter_sig] = counter % (1 << width)
-        checksum_sig = spec.get("checksum")
-        if checksum_sig:
-            full[checksum_sig] = 0
+        if plan.counter:
+            full[plan.counter] = self._count(name, counter) % (1 << plan.counter_width)
+        if plan.checksum:
+            full[plan.checksum] = 0
         data = self.encode(msg, full)
-        if checksum_sig:
-            sig = msg.get_signal_by_name(checksum_sig)
-            scheme = self.schemes[spec.get("checksum_kind", "crc8_j1850_id")]
-            value = checksum(scheme, frame_id, data, sig.start // 8)
+        if plan.checksum:
+            value = checksum(plan.scheme, frame_id, data, plan.checksum_byte)
             if corrupt_checksum:
-                value ^= 0x5A & ((1 << sig.length) - 1)
-            full[checksum_sig] = value
-            data = self.encode(msg, full)
+                value ^= 0x5A & ((1 << plan.checksum_width) - 1)
+            data = self.replace_signal(msg, full, plan.checksum, value, data)
         return frame_id, data
+
+    def _count(self, name: str, counter: int | None) -> int:
+        """The frame's rolling counter: `counter` when given, else the next one (kept)."""
+        if counter is None:
+            counter = self.counters.get(name, -1) + 1
+            self.counters[name] = counter
+        return counter
+
+    def _plan(self, name: str) -> _Plan:
+        """What pack() needs of a message, looked up once."""
+        msg = self.message(name)
+        spec = self.protection.get(name, {})
+        counter = spec.get("counter")
+        cs = spec.get("checksum")
+        cs_sig = msg.get_signal_by_name(cs) if cs else None
+        plan = _Plan(msg, counter, msg.get_signal_by_name(counter).length if counter else 0, cs,
+                     cs_sig.start // 8 if cs_sig else 0, cs_sig.length if cs_sig else 0,
+                     self.schemes[spec.get("checksum_kind", "crc8_j1850_id")] if cs else None)
+        self._plans[name] = plan
+        return plan
 
     def encode(self, msg: Message, values: dict[str, float]) -> bytes:
         """cantools' strict encode: the oracle (keigov.dbc.packer.TablePacker compiles it)."""
         return msg.encode(values, scaling=True, strict=True)
+
+    def replace_signal(self, msg: Message, values: dict[str, float], name: str, value: float, data: bytes) -> bytes:
+        """`data` encoded from `values` again with signal `name` set to `value`."""
+        values[name] = value
+        return self.encode(msg, values)

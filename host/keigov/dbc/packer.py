@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from cantools.database.can import Message
 
-from keigov.e2e import FramePacker
+from keigov.e2e import FramePacker, checksum
 
 
 class _Field(NamedTuple):
@@ -67,6 +67,7 @@ class MessagePacker:
                 frozenset(conv.choices or ()), sig.length, shift, sig.byte_order == "big_endian", sig.is_signed))
         self.fields = tuple(fields)
         self.names = frozenset(f.name for f in fields)
+        self._index = {f.name: k for k, f in enumerate(fields)}
         self.specialized = _specialize(self.fields, self.length)
 
     def encode(self, values: Mapping[str, float]) -> bytes:
@@ -81,62 +82,106 @@ class MessagePacker:
             extra = sorted(set(values) - self.names)
             raise ValueError(f"{self.name}: signals missing {missing}, not in the message {extra}")
         le = be = 0
-        for name, to_raw, low, high, choices, width, shift, big_endian, signed in self.fields:
-            value = values[name]
-            if not isinstance(value, (int, float)):
-                raise ValueError(f"{self.name}.{name}: {value!r} is not a number")
-            raw = to_raw(value)
-            if raw not in choices and ((low is not None and value < low) or (high is not None and value > high)):
-                raise ValueError(f"{self.name}.{name}: {value!r} is outside its range")
-            least = -(1 << (width - 1)) if signed else 0
-            if not least <= raw < least + (1 << width):
-                raise ValueError(f"{self.name}.{name}: raw {raw} does not fit {width} bits")
-            if big_endian:
-                be |= (raw & ((1 << width) - 1)) << shift
+        for f in self.fields:
+            bits = (self._raw(f, values[f.name]) & ((1 << f.width) - 1)) << f.shift
+            if f.big_endian:
+                be |= bits
             else:
-                le |= (raw & ((1 << width) - 1)) << shift
+                le |= bits
         n = self.length
         return (int.from_bytes(le.to_bytes(n, "little"), "big") | be).to_bytes(n, "big")
 
+    def replace(self, data: bytes, name: str, value: float) -> bytes:
+        """`data` (this message's payload) with signal `name` set to `value`: what encoding
+        the same values with that one changed gives, without packing the others again."""
+        f = self.fields[self._index[name]]
+        bits = (self._raw(f, value) & ((1 << f.width) - 1)) << f.shift
+        mask = ((1 << f.width) - 1) << f.shift
+        order = "big" if f.big_endian else "little"
+        return ((int.from_bytes(data, order) & ~mask) | bits).to_bytes(self.length, order)
 
-def _specialize(fields: tuple[_Field, ...], length: int) -> Callable[[Mapping[str, float]], bytes | None]:
-    """One function for the fields: the table loop's arithmetic, None where the loop would raise."""
+    def _raw(self, f: _Field, value: float) -> int:
+        """One signal's raw value as cantools' strict encode computes and checks it."""
+        if not isinstance(value, (int, float)):
+            raise ValueError(f"{self.name}.{f.name}: {value!r} is not a number")
+        raw = f.to_raw(value)
+        if raw not in f.choices and ((f.low is not None and value < f.low) or (f.high is not None and value > f.high)):
+            raise ValueError(f"{self.name}.{f.name}: {value!r} is outside its range")
+        least = -(1 << (f.width - 1)) if f.signed else 0
+        if not least <= raw < least + (1 << f.width):
+            raise ValueError(f"{self.name}.{f.name}: raw {raw} does not fit {f.width} bits")
+        return raw
+
+
+def _specialize(fields: tuple[_Field, ...], length: int, counter: str | None = None,
+                checksum: tuple[str, Callable[[bytes], int]] | None = None) -> Callable[..., bytes | None]:
+    """One function for the fields: the table loop's arithmetic, None where the loop would raise.
+
+    Plain: `encode(values)`. With `counter` and `checksum` (signal name, function of the
+    payload without it) the function is `encode(values, counter)` for the other signals:
+    the counter signal takes `counter` modulo its range, then the checksum signal the
+    checksum of the payload packed with it zero, as FramePacker.pack does.
+    """
     ns: dict[str, object] = {"_num": (int, float), "_from": int.from_bytes}
+    late = checksum[0] if checksum else None
     body = []
     words: dict[bool, list[str]] = {False: [], True: []}
+    late_lines: list[str] = []
+    late_word, late_big_endian = "", False
     for k, (name, to_raw, low, high, choices, width, shift, big_endian, signed) in enumerate(fields):
         ns[f"_r{k}"], ns[f"_c{k}"] = to_raw, choices
-        body += [f"    v = values[{name!r}]",
-                 "    if not isinstance(v, _num):",
-                 "        return None",
-                 f"    r{k} = _r{k}(v)"]
+        if name == counter:
+            lines = [f"    v = counter % {1 << width}"]
+        elif name == late:
+            ns["_checksum"] = checksum[1]  # type: ignore[index]
+            lines = ["    v = _checksum(data)"]
+        else:
+            lines = [f"    v = values[{name!r}]", "    if not isinstance(v, _num):", "        return None"]
+        lines.append(f"    r{k} = _r{k}(v)")
         outside = [f"v < {low!r}" for _ in [0] if low is not None] + [f"v > {high!r}" for _ in [0] if high is not None]
         if outside:
-            body += [f"    if ({' or '.join(outside)}) and r{k} not in _c{k}:", "        return None"]
+            lines += [f"    if ({' or '.join(outside)}) and r{k} not in _c{k}:", "        return None"]
         least = -(1 << (width - 1)) if signed else 0
-        body += [f"    if not {least} <= r{k} <= {least + (1 << width) - 1}:", "        return None"]
-        words[big_endian].append(f"((r{k} & {(1 << width) - 1}) << {shift})" if signed else f"(r{k} << {shift})")
-    le = " | ".join(words[False]) or "0"
-    be = " | ".join(words[True]) or "0"
-    if not words[True]:
-        result = f"({le}).to_bytes({length}, 'little')"
-    elif not words[False]:
-        result = f"({be}).to_bytes({length}, 'big')"
-    else:
-        result = f"(_from(({le}).to_bytes({length}, 'little'), 'big') | {be}).to_bytes({length}, 'big')"
-    src = ["def encode(values):", f"    if len(values) != {len(fields)}:", "        return None", "    try:",
-           *("    " + line for line in body or ["    pass"]), "    except KeyError:", "        return None",
-           f"    return {result}"]
+        lines += [f"    if not {least} <= r{k} <= {least + (1 << width) - 1}:", "        return None"]
+        word = f"((r{k} & {(1 << width) - 1}) << {shift})" if signed else f"(r{k} << {shift})"
+        if name == late:
+            late_lines, late_word, late_big_endian = lines, word, big_endian
+        else:
+            body += lines
+            words[big_endian].append(word)
+
+    def payload(le: list[str], be: list[str]) -> str:
+        le_src, be_src = " | ".join(le) or "0", " | ".join(be) or "0"
+        if not be:
+            return f"({le_src}).to_bytes({length}, 'little')"
+        if not le:
+            return f"({be_src}).to_bytes({length}, 'big')"
+        return f"(_from(({le_src}).to_bytes({length}, 'little'), 'big') | {be_src}).to_bytes({length}, 'big')"
+
+    tail = []
+    if late:   # the payload with the checksum zero, its checksum, then the payload with it
+        tail += [f"    data = {payload(words[False], words[True])}", *late_lines]
+        words[late_big_endian].append(late_word)
+    tail.append(f"    return {payload(words[False], words[True])}")
+    given = len(fields) - (counter is not None) - (late is not None)
+    src = ["def encode(values, counter=0):", f"    if len(values) != {given}:", "        return None", "    try:",
+           *("    " + line for line in body or ["    pass"]), "    except KeyError:", "        return None", *tail]
     exec("\n".join(src), ns)
     return ns["encode"]  # type: ignore[return-value]
 
 
 class TablePacker(FramePacker):
-    """FramePacker (counters, checksums, faults) with compiled messages instead of cantools' encode."""
+    """FramePacker (counters, checksums, faults) with compiled messages instead of cantools' encode.
+
+    A frame with its counter and checksum comes from one compiled function per message;
+    a corrupted checksum, another J1939 source address or anything that function refuses
+    takes FramePacker's steps (which raise the errors).
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._compiled: dict[str, MessagePacker] = {}
+        self._frames: dict[str, Callable[..., bytes | None] | None] = {}
 
     def compiled(self, name: str) -> MessagePacker:
         packer = self._compiled.get(name)
@@ -146,3 +191,40 @@ class TablePacker(FramePacker):
 
     def encode(self, msg: Message, values: dict[str, float]) -> bytes:
         return self.compiled(msg.name).encode(values)
+
+    def replace_signal(self, msg: Message, values: dict[str, float], name: str, value: float, data: bytes) -> bytes:
+        values[name] = value
+        return self.compiled(msg.name).replace(data, name, value)
+
+    def pack(self, name: str, values: dict[str, float], *, counter: int | None = None,
+             corrupt_checksum: bool = False, source_address: int | None = None) -> tuple[int, bytes]:
+        frame = self._frames[name] if name in self._frames else self._frame_function(name)
+        if frame is not None and not corrupt_checksum and source_address is None:
+            plan = self._plans[name]
+            if plan.counter:
+                counter = self._count(name, counter)
+            data = frame(values, counter or 0)
+            if data is not None:
+                return plan.msg.frame_id, data
+        return super().pack(name, values, counter=counter, corrupt_checksum=corrupt_checksum,
+                            source_address=source_address)
+
+    def _frame_function(self, name: str) -> Callable[..., bytes | None] | None:
+        """The compiled frame of a message with its counter and checksum, or None when the
+        checksum signal cannot start at raw zero (FramePacker encodes a zero first)."""
+        plan = self._plans.get(name) or self._plan(name)
+        packer = self.compiled(name)
+        checksum_of = None
+        if plan.checksum:
+            f = packer.fields[packer._index[plan.checksum]]
+            try:
+                zero_ok = packer._raw(f, 0) == 0
+            except ValueError:
+                zero_ok = False
+            if not zero_ok:
+                self._frames[name] = None
+                return None
+            scheme, frame_id, byte = plan.scheme, plan.msg.frame_id, plan.checksum_byte
+            checksum_of = (plan.checksum, lambda data: checksum(scheme, frame_id, data, byte))
+        frame = self._frames[name] = _specialize(packer.fields, packer.length, plan.counter, checksum_of)
+        return frame
