@@ -18,11 +18,17 @@ class PowerCut(Exception):
 
 
 class MemStorage:
-    def __init__(self, block_size=4096, blocks=64, image=None):
+    def __init__(self, block_size=4096, blocks=64, image=None, data=None):
+        """A blank chip, or a copy of `image`; `data` (a bytearray of the chip's size) is
+        taken as the contents without a copy."""
         self.block_size = block_size
         self.blocks = blocks
         size = block_size * blocks
-        if image is None:
+        if data is not None:
+            if len(data) != size:
+                raise ValueError("data size does not match the geometry")
+            self.data = data
+        elif image is None:
             self.data = bytearray(b"\xff" * size)
         else:
             if len(image) != size:
@@ -111,18 +117,25 @@ class FileStorage(MemStorage):
     """MemStorage mirrored to a host file, so the sim board's flash survives restarts."""
 
     def __init__(self, path, block_size=4096, blocks=64):
+        # One buffer of the chip's size, read into in place: a copy of a 0.5 MB image made
+        # the heap collect during boot (most of the sim board's start).
         size = block_size * blocks
-        image = None
+        data = bytearray(size)
+        got = -1
         try:
             with open(path, "rb") as f:
-                image = f.read()
+                got = f.readinto(data)
+                if got == size and f.read(1):  # larger than this geometry
+                    got = -1
         except OSError:
             pass
-        if image is None or len(image) != size:
-            image = b"\xff" * size
+        if got != size:  # no image, or another geometry: a blank chip
+            blank = b"\xff" * block_size
+            for a in range(0, size, block_size):
+                data[a:a + block_size] = blank
             with open(path, "wb") as f:
-                f.write(image)
-        MemStorage.__init__(self, block_size, blocks, image)
+                f.write(data)
+        MemStorage.__init__(self, block_size, blocks, data=data)
         self.path = path
 
     def _written(self, addr, n):
