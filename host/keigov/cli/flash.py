@@ -7,7 +7,8 @@ import tempfile
 from pathlib import Path
 
 from keigov.config.keys import load_key
-from keigov.flashing import TARGETS, flash, target
+from keigov.flashing import flash
+from keigov.fwbuild import TARGETS, target
 
 EPILOG = """\
 steps: mpy-cross for the board's architecture; the old keigov files removed and the new
