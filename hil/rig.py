@@ -8,13 +8,15 @@ device's clock is the rig's, so a run is deterministic and faster than real time
 `realtime` the rig keeps wall-clock pace and the device keeps its own clock, as a real
 board on a real bus would.
 
-Lock-step runs the host and the device at the same time, one period apart: the rig starts
-the device's period k, then takes the frames the device sent in period k-1 and moves the
-vehicle on while the device computes. The motor controller therefore acts on a command
-at its next 10 ms cycle, a period after the governor sent it (a real controller reads the
-bus on its own cycle too), and the timeline shows each command and status in the row of
-the period the governor sent it. The order of everything is fixed, so runs stay
-deterministic.
+Lock-step runs the host and the device at the same time: the rig starts the device's
+period k, then takes the frames the device sent in period k-2 and moves the vehicle on
+while the device computes. That is the vehicle's command latency (COMMAND_LATENCY_PERIODS):
+the motor controller applies a command 20 ms after the governor computed it, as a
+controller reading the bus on its own 10 ms cycle does. With two periods in flight
+neither process waits for the other's slow periods (the device's heavy ones, with wheel
+speeds to check, fall between the rig's). The timeline shows each command and status in
+the row of the period the governor sent it. The order of everything is fixed, so runs
+stay deterministic.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +47,11 @@ from keigov_hil.timeline import Timeline
 from keigov_hil.vehicle import MotorController, Road, Vehicle, VehicleParams
 
 PERIOD_MS = 10
+# The motor controller applies a governor command two control periods (20 ms) after the
+# governor computed it: one period to cross the bus to the controller's next cycle, one
+# in the controller's own torque loop. Lock-step runs the device that many periods ahead
+# of the vehicle (see the module's docstring).
+COMMAND_LATENCY_PERIODS = 2
 # Phases of the rig's loop, for the wall-time breakdown (RunData.host_seconds).
 # "setup": building the vehicle and the buses while the device boots; the first wait for
 # the device includes the rest of its boot (imports, compiling), counted apart.
@@ -209,7 +217,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
 
         try:
             lockstep = device is not None and not opts.realtime
-            row: _Row | None = None      # lock-step: the period whose governor frames are still to come
+            pending: deque[_Row] = deque()   # lock-step: periods whose governor frames are still to come
             last_fix = None
             watch.start(at=wall0)
             watch.lap(SETUP)
@@ -233,10 +241,10 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     watch.lap(BUS_TO_DEVICE)
                     device.begin_step(t_ms, collected)
                     watch.lap(LINK_WRITE)
-                    if row is not None:
+                    if len(pending) >= COMMAND_LATENCY_PERIODS:
                         out = device.end_step()
-                        watch.lap(DEVICE_WAIT if k > 1 else DEVICE_BOOT)
-                        take(out, row, t_s)
+                        watch.lap(DEVICE_WAIT if k > COMMAND_LATENCY_PERIODS else DEVICE_BOOT)
+                        take(out, pending.popleft(), t_s)
                         watch.lap(BUS_BACK)
                 else:
                     if device:
@@ -252,15 +260,18 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                 row = _Row(t_s, speed_kph, nodes.pedal_sent, vehicle.accel_mps2,
                            vehicle.road.grade_pct(vehicle.distance_m), 100 * torque, fix.fix_type if fix else 0,
                            vehicle.distance_m, lat, lon, heading)
-                if not lockstep:
+                if lockstep:
+                    pending.append(row)
+                else:
                     timeline.add(*row.with_view(nodes.view))
                 vehicle.step(PERIOD_MS / 1000, torque, brake)
                 if opts.progress and k % 1000 == 0:
                     _progress(t_s, sc.duration_s)
                 watch.lap(PLANT)
-            if lockstep and row is not None:
+            while pending:         # the last periods' frames, at the times they would arrive
                 assert device is not None
-                take(device.end_step(), row, row.t_s + PERIOD_MS / 1000)
+                row = pending.popleft()
+                take(device.end_step(), row, row.t_s + COMMAND_LATENCY_PERIODS * PERIOD_MS / 1000)
         finally:
             wall = time.perf_counter() - wall0
             if opts.progress:
@@ -308,7 +319,7 @@ def _progress(t_s: float, total: float) -> None:
 
 def result_of(data: RunData, runtime: str, checks: list, out_dir: Path | None) -> RunResult:
     steps = sorted(data.step_us)
-    extra = {
+    extra: dict[str, object] = {
         "frames_to_device": data.frames_to_device,
         "frames_from_device": data.frames_from_device,
         "events": len(data.events),
