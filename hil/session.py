@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from keigov.fileio import write_atomic
-from keigov.report.plot import plot_timeline
+from keigov.report.plot import Timeline as PlotTimeline, plot_timeline
 from keigov.report.results import RunResult
 from keigov.report.summary import write_summary
 from keigov_hil.checks import run_checks
@@ -34,7 +34,7 @@ def run_scenario(scenario: Scenario | Path, out_dir: Path, opts: RigOptions, *, 
     write_atomic(out_dir / "events.json", (json.dumps(data.events, indent=1) + "\n").encode())
     write_summary(result, out_dir / "summary.json")
     if plot:
-        plot_timeline(out_dir / "timeline.csv", out_dir / "report.png",
+        plot_timeline(PlotTimeline.of(data.timeline.column), out_dir / "report.png",
                       f"{sc.name} ({opts.runtime.name}, cap {sc.cap_kph:.1f} km/h)", data.events)
         if sc.zones is not None:
             _plot_map(data, out_dir / "map.png", f"{sc.name} ({opts.runtime.name})")

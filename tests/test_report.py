@@ -9,10 +9,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keigov.errors import InputError
 from keigov.report.junit import write_junit
-from keigov.report.plot import _label_groups, plot_timeline, read_timeline
+from keigov.report.plot import Timeline, _label_groups, envelope, plot_timeline, read_timeline
 from keigov.report.results import RunResult, judge, tally
 from keigov.report.summary import write_summary
 from keigov.report.table import format_runs, format_table
@@ -282,3 +284,36 @@ def test_a_burst_of_one_event_gets_one_label_with_its_count():
     burst = [(10.0 + i * 0.01, "INPUT_CHECKSUM") for i in range(50)]
     shown = sorted([*burst, (10.2, "FAULT"), (30.0, "INPUT_CHECKSUM")])
     assert _label_groups(shown, gap=1.0) == [(10.0, "INPUT_CHECKSUM (x50)"), (10.2, "FAULT"), (30.0, "INPUT_CHECKSUM")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e3, 1e3), st.just(math.nan)), min_size=1, max_size=3000),
+       st.integers(1, 50))
+def test_envelope_keeps_every_bucket_s_extremes_and_gaps_in_time_order(values: list[float], buckets: int) -> None:
+    t = [0.01 * i for i in range(len(values))]
+    et, ev = envelope(t, values, buckets)
+    et, ev = list(et), list(ev)
+    assert et == sorted(et) and len(set(et)) == len(et), "a subsequence of the rows, in time order"
+    assert et[0] == t[0] and et[-1] == t[-1]
+    kept = {round(x / 0.01): v for x, v in zip(et, ev)}
+    assert all(v == values[i] or (math.isnan(v) and math.isnan(values[i])) for i, v in kept.items())
+    size = -(-len(values) // buckets)
+    assert len(et) <= 5 * -(-len(values) // size)
+    for start in range(0, len(values), size):
+        chunk = values[start:start + size]
+        here = [kept[i] for i in range(start, start + len(chunk)) if i in kept]
+        finite = [v for v in chunk if not math.isnan(v)]
+        if finite:
+            assert max(finite) in here and min(finite) in here, "a peak must not vanish from the plot"
+        if any(math.isnan(v) for v in chunk):
+            assert any(math.isnan(v) for v in here), "a gap must stay a gap"
+
+
+def test_plot_draws_a_run_held_in_memory(tmp_path: Path) -> None:
+    n = 50_000   # long enough to be drawn through its envelope
+    timeline = Timeline(t_s=[0.01 * i for i in range(n)], speed_kph=[40 + 10 * math.sin(i / 900) for i in range(n)],
+                        limit_kph=[64.4] * n, pedal_pct=[60.0] * n, torque_limit_pct=[50.0] * n,
+                        state=["LIMITING" if i % 9000 > 4000 else "NORMAL" for i in range(n)])
+    out = tmp_path / "report.png"
+    plot_timeline(timeline, out, "in memory", events=[{"t_s": 100.0, "name": "limit_engaged"}])
+    assert out.read_bytes().startswith(PNG_SIGNATURE)

@@ -27,7 +27,7 @@ from pathlib import Path
 from keigov.fileio import write_atomic
 from keigov.firmware_params import event_names
 from keigov.fwsource import consts
-from keigov.report.plot import plot_timeline
+from keigov.report.plot import Timeline as PlotTimeline, plot_timeline
 from keigov.report.results import RunResult
 from keigov.report.summary import write_summary
 from keigov.replay.rules import Rules, run_rules
@@ -209,7 +209,7 @@ def finish_drive(run: ReplayRun, vehicle: Vehicle, rules: Rules, out_dir: Path |
             write_atomic(out_dir / "track.csv", _track_csv(run, timeline).encode())
         write_summary(result, out_dir / "summary.json")
         if plot:
-            plot_timeline(out_dir / "timeline.csv", out_dir / "report.png",
+            plot_timeline(PlotTimeline.of(timeline.column), out_dir / "report.png",
                           f"{run.drive.name} ({run.runtime}, cap {rules.cap_kph:.1f} km/h, replay)", events)
             if rules.zones is not None and run.fixes:
                 _plot_map(run, timeline, events, rules.zones, out_dir / "map.png")

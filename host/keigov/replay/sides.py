@@ -12,6 +12,7 @@ period. The open loop (keigov.replay.runner) and the real-time player
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cantools.database.can import Message
@@ -89,13 +90,21 @@ class _Speed:
         self.kph = kph
 
 
+def roles_of(decoded: Mapping[str, float] | None, signals: list[RoleSignal]) -> dict[str, float]:
+    """The roles among a frame's decoded signals, in shown units; {} for a frame that did
+    not decode (None)."""
+    if not decoded:
+        return {}
+    return {s.role: float(decoded[s.signal]) * s.factor for s in signals if s.signal in decoded}
+
+
 def decode(msg: Message, signals: list[RoleSignal], data: bytes) -> dict[str, float]:
-    """The roles a frame carries, in shown units; {} for a frame that does not decode."""
+    """roles_of a frame decoded by cantools: for messages outside the device's tables."""
     try:
         decoded = msg.decode(data, decode_choices=False)
     except Exception:  # noqa: BLE001  a frame the device refuses too (length, multiplexer)
         return {}
-    return {s.role: float(decoded[s.signal]) * s.factor for s in signals if s.signal in decoded}
+    return roles_of(decoded, signals)
 
 
 class InputSide:
@@ -121,7 +130,7 @@ class InputSide:
         found = self.view.inputs.get(i)
         if found is None:
             return
-        values = decode(found[0], found[1], data)
+        values = roles_of(self.view.decode(fid, data), found[1])
         if not values:
             return
         self.speed.update(t, values)
@@ -172,7 +181,7 @@ class OutputSide:
         found = self.view.outputs.get(fid)
         if found is None:
             return
-        for role, v in decode(found[0], found[1], payload).items():
+        for role, v in roles_of(self.view.decode(fid, payload), found[1]).items():
             if role == "torque_limit":
                 self.torque = v
             elif role == "speed_limit":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ REQUIRED_COLUMNS = (*_NUMERIC, "state")
 _LABEL_ROWS = (0.975, 0.905, 0.835)
 _LABEL_CHAR_SHARE = 0.0055
 _BURST_GAP = 0.02  # share of the time axis
+_BUCKETS = 2000  # a long series is drawn through its envelope in this many buckets (envelope())
 _PIXELS = 500  # event lines closer than 1/_PIXELS of the time axis (about 2 px) are drawn once
 
 
@@ -45,6 +47,11 @@ class Timeline:
     pedal_pct: list[float] = field(default_factory=list)
     torque_limit_pct: list[float] = field(default_factory=list)
     state: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, column: Callable[[str], list]) -> Timeline:
+        """The plotted columns of a run's timeline held in memory (`column(name)`)."""
+        return cls(*(list(column(name)) for name in REQUIRED_COLUMNS))
 
 
 def read_timeline(path: Path) -> Timeline:
@@ -140,15 +147,38 @@ def _draw_events(axes: list[Any], events: list[dict], start: float, end: float) 
         free_from[row] = t + width if fits_right else t
 
 
-def plot_timeline(timeline_csv: Path, out_png: Path, title: str, events: list[dict] | None = None) -> None:
-    """Draw timeline.csv as three stacked panels sharing the time axis and write out_png atomically.
+def envelope(t: list[float], values: list[float], buckets: int = _BUCKETS) -> tuple[Any, Any]:
+    """`values` against `t` thinned for drawing: per bucket of consecutive rows its first,
+    last, lowest and highest point and its first gap (NaN), in time order. A line through
+    them looks as the full series does at a few pixels per bucket, peaks and gaps included;
+    an hour's 360,000 rows drew in seconds, 2,000 buckets draw in milliseconds."""
+    import numpy as np
+
+    n = len(t)
+    size = -(-n // buckets)
+    if size < 5:     # at most 5 points kept per bucket: nothing to gain
+        return t, values
+    idx = np.minimum(np.arange(-(-n // size) * size), n - 1).reshape(-1, size)
+    v = np.asarray(values, dtype=float)[idx]
+    gap = np.isnan(v)
+    rows = np.arange(idx.shape[0])
+    keep = [idx[:, 0], idx[:, -1], idx[rows, np.where(gap, -np.inf, v).argmax(1)],
+            idx[rows, np.where(gap, np.inf, v).argmin(1)], idx[rows, gap.argmax(1)][gap.any(1)]]
+    kept = np.unique(np.concatenate(keep))
+    return np.asarray(t, dtype=float)[kept], np.asarray(values, dtype=float)[kept]
+
+
+def plot_timeline(timeline: Path | Timeline, out_png: Path, title: str, events: list[dict] | None = None) -> None:
+    """Draw a timeline (timeline.csv, or a run's columns in memory) as three stacked panels
+    sharing the time axis and write out_png atomically.
 
     (a) speed and the active limit, (b) pedal and torque limit, (c) governor state;
     `events` (dicts with "t_s" and "name") are marked as vertical lines labelled on (a).
     """
     from matplotlib.figure import Figure
 
-    timeline = read_timeline(timeline_csv)
+    if isinstance(timeline, Path):
+        timeline = read_timeline(timeline)
     t = timeline.t_s
     step = (t[-1] - t[0]) / (len(t) - 1) if len(t) > 1 else 0.0
     step = step if step > 0 else 1.0  # a lone row still gets a visible width
@@ -158,16 +188,17 @@ def plot_timeline(timeline_csv: Path, out_png: Path, title: str, events: list[di
     speed_ax, pedal_ax, state_ax = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 1.6]})
     fig.suptitle(title)
 
-    speed_ax.plot(t, timeline.speed_kph, color="#1565c0", linewidth=1.4, label="speed", zorder=3)  # overshoot stays visible
-    speed_ax.step(t, timeline.limit_kph, where="post", color="#c62828", linewidth=1.2, linestyle="--", label="limit",
+    speed_ax.plot(*envelope(t, timeline.speed_kph), color="#1565c0", linewidth=1.4, label="speed",
+                  zorder=3)  # overshoot stays visible
+    speed_ax.step(*envelope(t, timeline.limit_kph), where="post", color="#c62828", linewidth=1.2, linestyle="--", label="limit",
                   zorder=2)
     finite = [v for v in (*timeline.speed_kph, *timeline.limit_kph) if math.isfinite(v)]
     bottom, top = min(finite, default=0.0), max(finite, default=1.0)
     speed_ax.set_ylim(min(0.0, bottom), top * 1.3 + 1.0)  # headroom above the data for event labels
     speed_ax.set_ylabel("speed [km/h]")
 
-    pedal_ax.plot(t, timeline.pedal_pct, color="#546e7a", linewidth=1.0, label="pedal", zorder=2)
-    pedal_ax.plot(t, timeline.torque_limit_pct, color="#00838f", linewidth=1.4, label="torque limit", zorder=3)
+    pedal_ax.plot(*envelope(t, timeline.pedal_pct), color="#546e7a", linewidth=1.0, label="pedal", zorder=2)
+    pedal_ax.plot(*envelope(t, timeline.torque_limit_pct), color="#00838f", linewidth=1.4, label="torque limit", zorder=3)
     pedal_ax.set_ylim(-3, 105)
     pedal_ax.set_ylabel("pedal, torque [%]")
 
