@@ -29,6 +29,7 @@ STATUS_FLAGS = (
 
 Frame = tuple[int, bytes, bool]
 _NONE: frozenset[str] = frozenset()
+_IGNORED: tuple[None, None] = (None, None)
 
 
 @dataclass
@@ -57,7 +58,13 @@ class VehicleNodes:
         self.last_fix: GnssFix | None = None
         self.pedal_sent = 0.0  # the pedal as the governor last received it
         self._frozen: dict[str, bytes] = {}
-        self._ids = {m.frame_id: m for m in self.db.messages}
+        # Frames the vehicle's nodes read: id -> (message name, checksum byte the motor
+        # controller checks, or None).
+        self._receives: dict[int, tuple[str | None, int | None]] = {}
+        for m in self.db.messages:
+            checksum = self.packer.protection.get(m.name, {}).get("checksum")
+            checked = m.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS") and checksum
+            self._receives[m.frame_id] = (m.name, m.get_signal_by_name(checksum).start // 8 if checked else None)
 
     # -- transmit --------------------------------------------------------------------
 
@@ -107,25 +114,22 @@ class VehicleNodes:
     # -- receive ---------------------------------------------------------------------
 
     def on_frame(self, t_s: float, frame_id: int, data: bytes) -> None:
-        msg = self._ids.get(frame_id)
-        if msg is None:
+        name, checksum_byte = self._receives.get(frame_id, _IGNORED)
+        if name is None:
             return
-        if msg.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS"):
-            spec = self.packer.protection[msg.name]
-            byte = msg.get_signal_by_name(spec["checksum"]).start // 8
-            if crc8_j1850(frame_id, data, byte) != data[byte]:
-                self.view.bad_commands += 1
-                return
+        if checksum_byte is not None and crc8_j1850(frame_id, data, checksum_byte) != data[checksum_byte]:
+            self.view.bad_commands += 1
+            return
         values = self.tables.decode(frame_id, data)
         if values is None:  # not the DBC length: a real controller drops it too
             return
-        if msg.name == "GOVERNOR_COMMAND":
+        if name == "GOVERNOR_COMMAND":
             self.view.commands += 1
             self.view.torque_limit_pct = float(values["TORQUE_LIMIT"])
             self.view.limit_kph = float(values["SPEED_LIMIT"])
             self.view.state = STATE_NAMES.get(int(values["COMMAND_STATE"]), "?")
             self.mcu.on_command(t_s, self.view.torque_limit_pct)
-        elif msg.name == "GOVERNOR_STATUS":
+        elif name == "GOVERNOR_STATUS":
             self.view.zone = int(values["ZONE_ID"])
             self.view.flags = sum(int(values[n]) << i for i, n in enumerate(STATUS_FLAGS))
 

@@ -86,7 +86,7 @@ class RunData:
     host_seconds: dict[str, float] = field(default_factory=dict)  # the rig's wall time by phase of its loop (PHASES)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     """One period's timeline row as the vehicle saw it, before the governor's frames of it."""
 
