@@ -6,7 +6,7 @@ the governor is LIMITING. Prints, per runtime: mean and p99 control-step time, v
 frames decoded per second, heap bytes allocated per step (gc.mem_alloc(); goal 0) and the
 cost of ignoring a frame whose id is not in the table. MicroPython runs it twice: as
 bytecode (as a board runs frozen modules) and with its native code emitter (-X emit=native,
-what the rig's `micropython` runtime uses). Not a test: it prints figures.
+the code the rig's `micropython` runtime loads from mpy-cross's native .mpy files). Not a test: it prints figures.
 
     python benchmarks/fw_step.py [--steps 5000] [--cpython]
 

@@ -2,7 +2,7 @@
 
 Runs the bundled full-throttle scenario on each runtime and prints simulated seconds per
 wall second, then where the wall time of one 10 ms control period goes: the rig's loop by
-phase (the rig and the device work at the same time, one period apart, so the period
+phase (the rig and the device work at the same time, two periods apart, so a period
 lasts as long as the slower of the two plus the hand-over), the device's step and how
 long the device waited for the rig. The CPython runtime is the reference in the same
 run. The machine's load average is printed with the figures: on a shared machine the
