@@ -212,3 +212,49 @@ def test_transmitter_and_frame_index_allocate_nothing_under_micropython(tmp_path
     assert int(sent) == 20 + 2                          # TSC1 every 10 ms, the status every 100 ms
     tsc1 = cantools.database.load_file(str(DBC_DIR / "vehicles" / "j1939_truck.dbc")).get_message_by_name("TSC1")
     assert tsc1.decode(bytes.fromhex(first))["EngRqedTorque_TorqueLimit"] == 50
+
+
+def test_a_1_hz_speed_source_is_given_time_to_be_trusted_at_start_up():
+    """The CANedge map's vehicle speed is the CANmod.gps ground speed at 1 Hz. The receiver
+    trusts a message after three good frames, up to 3 s at that rate: the start-up deadline
+    follows the source (4 s) where the configured 1 s would fault every such drive at
+    start-up. The device's tables are the ones `keigov replay` builds for that logger
+    (the map's inputs and the pedal the replay supplies)."""
+    from core.app import Governor
+    from core.config import Config
+    from core.safety import FAULT, INIT, NORMAL
+    from boards.sim import SimWatchdog
+    from keigov.replay.vehicle import VehicleSpec, build_vehicle
+
+    vehicle = build_vehicle(VehicleSpec(MAPS / "canedge_gps.toml"))
+    table = load_source(vehicle.source, "canedge_tables")
+    speed_msg = vehicle.loaded.db.get_message_by_name("gnss_speed")
+    speed_id = speed_msg.frame_id | (EXT if speed_msg.is_extended_frame else 0)
+    speed_period = table.RX_PERIOD_MS[table.RX_ID.index(speed_id)]
+    assert speed_period == 1000
+    packer = FramePacker.from_map(DBC_DIR / "maps" / "keigov.toml")
+    cfg = Config()
+    assert cfg.init_timeout_ms == 1000
+
+    def run(speed_frames: bool, until_ms: int) -> tuple[Governor, list[tuple[int, int]]]:
+        can = RamCan()
+        app = Governor(can, SimWatchdog(), table, cfg)
+        states = []
+        for now in range(0, until_ms, 10):
+            if speed_frames and now % 1000 == 0:
+                data = speed_msg.encode({s.name: 0 for s in speed_msg.signals} | {"Speed": 8.0})   # m/s
+                can.deliver(speed_id, data, len(data))
+            if now % 20 == 0:
+                fid, data = packer.pack("DRIVER_INPUTS", {"ACCEL_PEDAL_POS": 20.0, "BRAKE_SWITCH": 0})
+                can.deliver(fid, data, len(data))
+            app.step(now)
+            if not states or states[-1][1] != app.safety.state:
+                states.append((now, app.safety.state))
+        return app, states
+
+    app, states = run(speed_frames=True, until_ms=6000)
+    assert states == [(0, INIT), (2000, NORMAL)], "the third 1 Hz frame makes the speed trusted: no fault"
+    assert app.safety.speed == 2880          # 8 m/s in 0.01 km/h
+    app, states = run(speed_frames=False, until_ms=6000)
+    assert states == [(0, INIT), (4010, FAULT)], "a source that never comes still faults, at 4 periods of it"
+    assert app.safety.flags & (1 << roles.FLAG_SPEED_TIMEOUT)

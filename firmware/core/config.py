@@ -26,7 +26,8 @@ PARAMS = (
     ("plausibility_pct", 10, 1, 50),            # ... this % of speed)
     ("plausibility_ms", 500, 0, 5000),          # for longer than this
     ("fault_recover_ms", 1000, 0, 60000),       # inputs good this long to leave FAULT
-    ("init_timeout_ms", 1000, 100, 10000),      # inputs must be valid this soon after boot
+    ("init_timeout_ms", 1000, 100, 10000),      # inputs must be valid this soon after boot (or, for a
+                                                # slower source, 4 of its periods: core/safety.py)
     ("gnss_min_fix", 2, 1, 5),
     ("gnss_min_satellites", 5, 0, 63),
     ("gnss_max_hdop_d", 40, 5, 1000),           # 0.1 units

@@ -24,7 +24,7 @@ ERR_RANGE = const(4)
 ERR_TIMEOUT = const(5)
 
 _BAD_LIMIT = const(2)
-_RECOVER_FRAMES = const(3)
+RECOVER_FRAMES = const(3)   # good frames in a row that make a message trusted
 _NO_COUNTER = const(0xFF)
 
 
@@ -100,7 +100,7 @@ class Receiver:
         self.bad_run[i] = 0
         if not self.valid[i]:
             g = self.good_run[i] + 1
-            if g >= _RECOVER_FRAMES:
+            if g >= RECOVER_FRAMES:
                 self.valid[i] = 1
                 self.error[i] = 0
                 g = 0

@@ -19,7 +19,7 @@ from micropython import const
 
 from core import events, roles
 from core.governor import SpeedGovernor
-from core.rx import ERR_TIMEOUT
+from core.rx import ERR_TIMEOUT, RECOVER_FRAMES
 from core.ticks import diff
 from core.zonestate import W_FALLBACK, W_HOLD, ZoneState
 
@@ -64,6 +64,16 @@ class Supervisor:
         # The vehicle's own speed: four wheels where the bus has them, else one speed
         # signal (e.g. J1939 CCVS1). Its loss is a fault; GNSS is only the fallback.
         self.m_primary = self.m_wheels if self.m_wheels >= 0 else self.m_speed
+        # INIT ends in FAULT when the inputs are not trusted after init_timeout_ms, or
+        # after the time the receiver needs to trust the slowest of them if that is
+        # longer: RECOVER_FRAMES good frames, so a 1 Hz speed source takes up to 3 s to
+        # be trusted, which is its rate, not a fault.
+        self.init_ms = cfg.init_timeout_ms
+        for i in (self.m_primary, self.m_driver):
+            if i >= 0:
+                need = (RECOVER_FRAMES + 1) * table.RX_PERIOD_MS[i]
+                if need > self.init_ms:
+                    self.init_ms = need
         self.state = INIT
         self.flags = 0
         self.boot_ms = 0
@@ -293,7 +303,7 @@ class Supervisor:
             if self.speed_source == 1 and self.driver_ok():
                 state = NORMAL
                 self.gov.release()  # nothing moved yet: the driver's demand applies as is
-            elif diff(now, self.boot_ms) > cfg.init_timeout_ms:
+            elif diff(now, self.boot_ms) > self.init_ms:
                 state = FAULT
                 if self.m_primary >= 0 and not self.rx.valid[self.m_primary]:
                     flags |= 1 << roles.FLAG_SPEED_TIMEOUT
