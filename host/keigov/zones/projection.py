@@ -42,6 +42,11 @@ def split16(v: int) -> tuple[int, int]:
     return v >> 16, v & 0xFFFF
 
 
+def join16(hi: int, lo: int) -> int:
+    """Inverse of split16."""
+    return (hi << 16) | (lo & 0xFFFF)
+
+
 @dataclass(frozen=True)
 class Projection:
     lat0_e7: int
