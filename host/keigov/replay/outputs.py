@@ -7,7 +7,7 @@
                    distance the integrated speed and lat/lon/heading the GNSS's (nan without)
     events.json    the firmware's events with time, odometer, speed and position (where
                    GNSS is known); input check events name the message and the reason
-    map.png        with --zones: the zones and the drive coloured by governor state
+    map.png        with zones: the zones and the drive coloured by governor state
     track.csv      the GNSS fixes with the governor's state there (for a map of the drive)
     summary.json   runtime, sim_seconds, wall_seconds, frames read / used / supplied, the
                    files with any damage, and every check with value, threshold and verdict
