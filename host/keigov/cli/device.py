@@ -122,8 +122,7 @@ def _event_record(e: Event, name: str, proj: Projection | None) -> dict[str, obj
     known = bool(e.flags & FLAG_POSITION)
     record |= {"name": name, "x_dm": e.x if known else None, "y_dm": e.y if known else None, "position": None}
     if known and proj is not None:
-        lon, lat = proj.to_lonlat(e.x, e.y)
-        record["position"] = {"lat": round(lat, 7), "lon": round(lon, 7)}
+        record["position"] = proj.position(e.x, e.y)
     return record
 
 

@@ -81,6 +81,11 @@ class Projection:
             (self.lat0_e7 + y * Q20 / self.ky_q20) / E7,
         )
 
+    def position(self, x: int, y: int) -> dict[str, float]:
+        """A device position (dm) as reports give it: {"lat", "lon"} to 7 decimals (1 cm)."""
+        lon, lat = self.to_lonlat(x, y)
+        return {"lat": round(lat, 7), "lon": round(lon, 7)}
+
     def metres(self, lon_deg: float, lat_deg: float) -> tuple[float, float]:
         """(x, y) in metres east/north of the origin by the same formula, without the
         device's rounding or window (for maps and reports)."""
