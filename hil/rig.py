@@ -166,8 +166,7 @@ def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float, sc: S
            "code": ev.code, "value": ev.value, "odometer_km": round(vehicle_km, 3)}
     if ev.position_dm is not None and sc.zones is not None:
         # Where the device put itself (its last good fix), back in degrees through the zone table's origin.
-        lon, lat = sc.zones.table.projection.to_lonlat(*ev.position_dm)
-        out["position"] = {"lat": round(lat, 7), "lon": round(lon, 7)}
+        out["position"] = sc.zones.table.projection.position(*ev.position_dm)
     return out
 
 

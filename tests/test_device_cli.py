@@ -17,7 +17,7 @@ from keigov.cli import main
 from keigov.config.blob import ConfigBlob
 from keigov.config.keys import write_key
 from keigov.link.client import DeviceClient, DeviceRefused
-
+from zones_support import collection, compile_doc, feature, ring, to_lonlat
 
 
 def on_micropython(test):
@@ -72,6 +72,58 @@ def test_info_status_events_push_pull_reboot(tmp_path, capsys):
         status = json.loads(out)
         assert status["config_version"] == 4 and status["link_frames"] >= 1 and status["link_bad_crc"] == 0
         assert run(["device", "clear-faults", "--port", port], capsys)[0] == 0
+
+
+YARD = compile_doc(collection(feature("Polygon", [ring([(-60, -60), (60, -60), (60, 60), (-60, 60)])],
+                                     kind="speed_limit", limit_kph=10)))
+SPOT = to_lonlat((23.4, -41.7))          # lon, lat: where the event happened, 7 decimals
+SPOT_XY = YARD.device_xy(*SPOT)          # ... as the device's fence puts it (dm east, north of the origin)
+LOCATED = ["geometry 256 8 3 1", f"provision {KEY.provision_record().hex()}", "event 1 0 0",
+           f"event 15 2500 {65536 + 1000} {SPOT_XY[0]} {SPOT_XY[1]}"]
+
+
+def zoned(tmp_path: Path) -> Path:
+    path = tmp_path / "zoned.bin"
+    path.write_bytes(ConfigBlob(KEY.device, 3, {}, TABLES, YARD.table.blob).sign(KEY.key))
+    return path
+
+
+@on_micropython
+def test_event_positions_are_given_in_degrees_of_the_installed_zones(tmp_path, capsys):
+    assert YARD.proj.to_lonlat(0, 0) != tuple(SPOT)   # the origin is not the spot: the offset matters
+    with pty_device(LOCATED) as port:
+        code, _, err = run(["config", "push", str(zoned(tmp_path)), "--port", port], capsys)
+        assert code == 0, err
+        code, out, err = run(["device", "events", "--port", port, "--json"], capsys)
+        assert code == 0 and err == ""
+        boot, zone = (e for e in json.loads(out) if e["name"] in ("boot", "zone_tightened"))
+        assert boot["position"] is None and boot["x_dm"] is None
+        assert (zone["x_dm"], zone["y_dm"]) == SPOT_XY
+        # Within the device's decimetre of the spot (1e-6 deg is 0.11 m north, 0.09 m east here).
+        assert zone["position"]["lon"] == pytest.approx(SPOT[0], abs=1.2e-6)
+        assert zone["position"]["lat"] == pytest.approx(SPOT[1], abs=1.2e-6)
+        code, out, _ = run(["device", "events", "--port", port], capsys)
+        assert "position (lat, lon)" in out
+        assert f"{zone['position']['lat']:.7f}, {zone['position']['lon']:.7f}" in out
+
+
+@on_micropython
+def test_without_zones_positions_stay_decimetres_said_so_or_come_from_a_given_blob(tmp_path, capsys):
+    with pty_device(LOCATED) as port:
+        code, out, _ = run(["device", "events", "--port", port, "--json"], capsys)
+        zone = next(e for e in json.loads(out) if e["name"] == "zone_tightened")
+        assert zone["position"] is None and (zone["x_dm"], zone["y_dm"]) == SPOT_XY
+        code, out, _ = run(["device", "events", "--port", port], capsys)
+        assert f"x {SPOT_XY[0]} dm, y {SPOT_XY[1]} dm" in out
+        assert f"positions: decimetres east (x) and north (y) of the zone origin; {port} has no zones" in out
+        # A configuration built with the zones converts them without one installed.
+        code, out, err = run(["device", "events", "--port", port, "--json", "--config", str(zoned(tmp_path))],
+                             capsys)
+        assert code == 0, err
+        zone = next(e for e in json.loads(out) if e["name"] == "zone_tightened")
+        assert zone["position"]["lat"] == pytest.approx(SPOT[1], abs=1.2e-6)
+        code, _, err = run(["device", "events", "--port", port, "--config", str(tmp_path / "none.bin")], capsys)
+        assert code == 2 and f"{tmp_path / 'none.bin'}: No such file" in err
 
 
 @on_micropython

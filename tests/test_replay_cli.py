@@ -82,7 +82,8 @@ def test_rules_and_arguments_are_checked_first(drive, tmp_path, capsys):
     assert "--assume-pedal is for maps without a pedal" in _error(capsys)
     rules.write_text('[[checks]]\nkind = "zone_applied"\nzone = "Ramp"\n')
     assert replay(drive, "--map", MAP, "--rules", rules, "--out", tmp_path / "o") == 2
-    assert f"{rules}: 'checks[0].zone' = 'Ramp' is not a zone (no --zones given)" in _error(capsys)
+    assert f"{rules}: 'checks[0].zone' = 'Ramp' is not a zone (no zones given: --zones, or zones in --config)" \
+        in _error(capsys)
 
 
 def test_a_damaged_log_is_replayed_to_the_damage_and_exits_2(drive, tmp_path, capsys):
@@ -111,3 +112,20 @@ def test_a_fleet_in_parallel_gives_one_row_per_drive(drive, tmp_path, capsys):
         assert [r["verdict"] for r in csv.DictReader(f)] == ["PASS", "PASS"]
     assert (out / "drive" / "timeline.csv").exists() and (out / "second" / "events.json").exists()
     assert (out / "ci.xml").read_text().count("<testsuite ") == 2
+
+
+def test_zones_in_the_configuration_are_named_by_its_file_and_key(drive, tmp_path, capsys):
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"kind": "speed_limit", "limit_kph": 20},
+         "geometry": {"type": "Polygon", "coordinates": [[[139.7, 35.6], [139.71, 35.6], [139.7, 35.6]]]}}]}))
+    config = tmp_path / "fleet.toml"
+    config.write_text('version = 1\ncap_mph = 30\nzones = "bad.geojson"\n')
+    assert replay(drive, "--map", MAP, "--config", config, "--out", tmp_path / "o") == 2
+    assert f"{bad}: {config}:3: zones: 1 problem(s): " in _error(capsys)
+    config.write_text('version = 1\nzones = "gone.geojson"\n')
+    assert replay(drive, "--map", MAP, "--config", config, "--out", tmp_path / "o") == 2
+    assert f"{config}:2: zones: no such file: {tmp_path / 'gone.geojson'}" in _error(capsys)
+    config.write_text('version = 1\nzones = "bad.geojson"\n')
+    assert replay(drive, "--map", MAP, "--config", config, "--zones", bad, "--out", tmp_path / "o") == 2
+    assert f"{config}:2: zones: give the zones once: --zones, or zones in the configuration" in _error(capsys)

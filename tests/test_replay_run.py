@@ -156,3 +156,21 @@ def test_a_lockout_zone_on_can_and_from_a_gpx_track_gives_the_same_events(tmp_pa
     with (on_can / "timeline.csv").open() as f:
         states = {r["state"] for r in csv.DictReader(f) if float(r["distance_m"]) > 405}
     assert states == {"LOCKOUT"}
+
+
+def test_zones_named_by_the_configuration_act_as_zones_given_with_the_flag(tmp_path, crossing, ramp):
+    """Drawn, checked and installed alike: the file is found relative to CONFIG.toml."""
+    (tmp_path / "fleet" / "lanes").mkdir(parents=True)
+    (tmp_path / "fleet" / "lanes" / "ramp.geojson").write_bytes(ramp.read_bytes())
+    config = tmp_path / "fleet" / "fleet.toml"
+    config.write_text('version = 1\nzones = "lanes/ramp.geojson"\n')
+    by_flag, by_config = tmp_path / "flag", tmp_path / "config"
+    assert replay(crossing / "drive.log", "--map", MAP, "--zones", ramp, "--out", by_flag) == 0
+    assert main(["replay", str(crossing / "drive.log"), "--map", MAP, "--config", str(config),
+                 "--runtime", RUNTIME, "--out", str(by_config)]) == 0
+    assert (by_config / "map.png").read_bytes().startswith(b"\x89PNG")
+    assert _events(by_config) == _events(by_flag)
+    assert any(e["name"] == "lockout_engaged" and e["position"] for e in _events(by_config))
+    checks = [json.loads((out / "summary.json").read_text())["checks"] for out in (by_flag, by_config)]
+    assert checks[1] == checks[0]
+    assert any(c["name"] == "lockout_distance" and c["verdict"] == "pass" for c in checks[1])

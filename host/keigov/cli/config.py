@@ -11,7 +11,6 @@ from keigov.config import blob as cfgblob
 from keigov.config.keys import load_key
 from keigov.config.params import firmware_params
 from keigov.config.source import CKPH_PER_MPH, build_config
-from keigov.errors import InputError
 from keigov.fileio import write_atomic
 from keigov.link import protocol as P
 from keigov.link.client import DeviceRefused, add_port_arguments, open_client
@@ -68,13 +67,6 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_blob(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(exc.strerror or str(exc), where=str(path)) from exc
-
-
 def describe(data: bytes, where: str, key_path: Path | None) -> dict:
     config = cfgblob.parse(data, where)
     signature = None
@@ -113,7 +105,7 @@ def _print(summary: dict, where: str) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    summary = describe(_read_blob(args.blob), str(args.blob), args.key)
+    summary = describe(cfgblob.read_blob(args.blob), str(args.blob), args.key)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -122,7 +114,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    data = _read_blob(args.blob)
+    data = cfgblob.read_blob(args.blob)
     config = cfgblob.parse(data, str(args.blob))
     names = list(firmware_params())
     with open_client(args) as client:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
+from pathlib import Path
 
+from keigov.config import blob as cfgblob
 from keigov.fwsource import consts
 from keigov.link import protocol as P
-from keigov.link.client import add_port_arguments, open_client
+from keigov.link.client import DeviceClient, add_port_arguments, open_client
+from keigov.link.messages import Event
+from keigov.zones.projection import Projection
+from keigov.zones.table import read_projection
 
 BOOT_REASONS = {0: "stored configuration", 1: "defaults: none stored"}
 
@@ -34,6 +40,9 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
             p.add_argument("--json", action="store_true", help="print JSON")
         if func is _events:
             p.add_argument("--since", type=int, default=0, help="first sequence number wanted")
+            p.add_argument("--config", type=Path, metavar="CONFIG.bin",
+                           help="convert positions with this built configuration's zones instead of "
+                                "reading the installed one from the device")
         p.set_defaults(func=func)
 
 
@@ -81,24 +90,64 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+FLAG_POSITION = consts("core/evstore.py")["FLAG_POSITION"]
+
+
 def event_names() -> dict[int, str]:
     return {v: k.lower() for k, v in consts("core/events.py").items()}
+
+
+def zone_projection(data: bytes, where: str) -> Projection | None:
+    """The projection of a configuration's zones (None without zones): the device gives
+    event positions in decimetres east/north of its origin."""
+    zones = cfgblob.parse(data, where).zones
+    return None if zones is None else read_projection(zones, f"{where}: zones section")
+
+
+def _events_projection(args: argparse.Namespace, client: DeviceClient) -> Projection | None:
+    if args.config is not None:
+        return zone_projection(cfgblob.read_blob(args.config), str(args.config))
+    info = client.info()
+    if info.config_slot is None:
+        return None
+    if info.running_version != info.config_version:
+        print(f"note: {args.port} runs configuration version {info.running_version or '(defaults)'}; positions "
+              f"are converted with the zones of version {info.config_version}, installed for the next boot",
+              file=sys.stderr)
+    return zone_projection(client.config_pull(), args.port)
+
+
+def _event_record(e: Event, name: str, proj: Projection | None) -> dict[str, object]:
+    record: dict[str, object] = {k: v for k, v in asdict(e).items() if k not in ("x", "y")}
+    known = bool(e.flags & FLAG_POSITION)
+    record |= {"name": name, "x_dm": e.x if known else None, "y_dm": e.y if known else None, "position": None}
+    if known and proj is not None:
+        record["position"] = proj.position(e.x, e.y)
+    return record
 
 
 def _events(args: argparse.Namespace) -> int:
     names = event_names()
     with open_client(args) as client:
         events = list(client.events(args.since))
+        located = any(e.flags & FLAG_POSITION for e in events)
+        proj = _events_projection(args, client) if located else None
+    records = [_event_record(e, names.get(e.code, f"code_{e.code}"), proj) for e in events]
     if args.json:
-        print(json.dumps([asdict(e) | {"name": names.get(e.code, f"code_{e.code}")} for e in events], indent=2))
+        print(json.dumps(records, indent=2))
         return 0
     if not events:
         print(f"{args.port}: no events")
         return 0
-    print(f"{'seq':>6}  {'time_ms':>10}  {'event':<20}  {'value':>8}  position")
-    for e in events:
-        where = f"{e.x}, {e.y}" if e.flags & 1 else "-"
-        print(f"{e.seq:>6}  {e.time_ms:>10}  {names.get(e.code, f'code_{e.code}'):<20}  {e.value:>8}  {where}")
+    print(f"{'seq':>6}  {'time_ms':>10}  {'event':<20}  {'value':>8}  position" + (" (lat, lon)" if proj else ""))
+    for r in records:
+        pos = r["position"]
+        where = (f"{pos['lat']:.7f}, {pos['lon']:.7f}" if isinstance(pos, dict)
+                 else "-" if r["x_dm"] is None else f"x {r['x_dm']} dm, y {r['y_dm']} dm")
+        print(f"{r['seq']:>6}  {r['time_ms']:>10}  {r['name']:<20}  {r['value']:>8}  {where}")
+    if located and proj is None:
+        print(f"positions: decimetres east (x) and north (y) of the zone origin; "
+              f"{args.config or args.port} has no zones to give them in degrees")
     return 0
 
 

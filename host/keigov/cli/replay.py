@@ -16,7 +16,7 @@ EPILOG = """\
 LOG is a file (.asc .blf .csv .db .log .mf4 .trc, each also .gz but .db) or a directory
 whose log files are one drive (a CANedge session); every LOG is one drive unless --merge.
 outputs in DIR (in DIR/<drive>/ for several drives): timeline.csv, events.json, track.csv,
-summary.json, report.png, map.png (with --zones); and fleet.json, fleet.csv.
+summary.json, report.png, map.png (with zones); and fleet.json, fleet.csv.
 Rules file schema and the rest: docs/replay.md.
 
 examples:
@@ -79,14 +79,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.assume_pedal is not None and not 0 <= args.assume_pedal <= 100:
         raise InputError(f"--assume-pedal {args.assume_pedal}: a percentage 0..100")
     drives = drives_from_arguments(args.logs, args.merge)
-    params, zone_table = read_settings(args.config) if args.config else ({}, None)
-    zones = None
+    params, named = read_settings(args.config) if args.config else ({}, None)
+    zones, zone_table = None, None
     if args.zones:
-        if zone_table is not None:
-            raise InputError("give the zones once: --zones, or zones in the configuration", where=str(args.config))
+        if named is not None:
+            raise InputError("give the zones once: --zones, or zones in the configuration", where=named.where)
         if not args.zones.is_file():
             raise InputError("no such file", where=str(args.zones))
         zones = read_zones(args.zones, "--zones")
+    elif named is not None and named.geojson:
+        zones = read_zones(named.path, named.where)
+    elif named is not None:
+        zone_table = named.path.read_bytes()    # compiled beforehand: installed, but no geometry to draw or check
+    if zones is not None:
         zone_table = zones.table.blob
     rules = load_rules(args.rules, params, zones)
     spec = VehicleSpec(args.map, tuple(args.dbc), args.gnss, args.assume_pedal)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from keigov.errors import InputError
 
@@ -63,6 +64,14 @@ def mac_of(key: bytes, data: bytes) -> bytes:
 
 def verify(data: bytes, key: bytes) -> bool:
     return len(data) >= HEADER + MAC_SIZE and hmac.compare_digest(mac_of(key, data[:-MAC_SIZE]), data[-MAC_SIZE:])
+
+
+def read_blob(path: Path) -> bytes:
+    """A blob file's bytes (unchecked: `parse` them); InputError naming the file."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), where=str(path)) from exc
 
 
 def parse(data: bytes, where: str) -> ConfigBlob:

@@ -155,12 +155,31 @@ def _file(src: _Source, key: str) -> Path | None:
     return path
 
 
-def _zones(src: _Source) -> bytes | None:
+@dataclass(frozen=True)
+class ZonesFile:
+    """The file CONFIG.toml's `zones` names, resolved relative to it."""
+
+    path: Path
+    where: str      # "CONFIG.toml:LINE: zones", for errors about it
+
+    @property
+    def geojson(self) -> bool:
+        """Drawn zones (else tables compiled beforehand: the device checks them)."""
+        return self.path.suffix.lower() in (".geojson", ".json")
+
+
+def _zones_file(src: _Source) -> ZonesFile | None:
     path = _file(src, "zones")
-    if path is None:
+    return None if path is None else ZonesFile(path, src.where("zones"))
+
+
+def _zones(src: _Source) -> bytes | None:
+    named = _zones_file(src)
+    if named is None:
         return None
-    if path.suffix.lower() not in (".geojson", ".json"):
-        return path.read_bytes()        # tables compiled beforehand; the device checks them
+    path = named.path
+    if not named.geojson:
+        return path.read_bytes()
     from keigov.zones import ZonesInvalid, compile_zones
 
     try:
@@ -189,11 +208,12 @@ def _cap_key(src: _Source) -> str:
     return "params.cap_ckph" if "cap_ckph" in src.data.get("params", {}) else "cap_mph"
 
 
-def read_settings(path: Path) -> tuple[dict[str, int], bytes | None]:
-    """CONFIG.toml's firmware values and compiled zones, checked as for `build_config` but
-    for no device: a simulated device (keigov.config.simdevice) signs them with its key."""
+def read_settings(path: Path) -> tuple[dict[str, int], ZonesFile | None]:
+    """CONFIG.toml's firmware values, checked as for `build_config` but for no device (a
+    simulated device, keigov.config.simdevice, signs them with its key), and the zones
+    file it names, left to the caller to read: drawn zones serve more than the device."""
     src = _Source(path)
-    return compile_params(src, firmware_params()), _zones(src)
+    return compile_params(src, firmware_params()), _zones_file(src)
 
 
 def build_config(path: Path, key: KeyFile) -> ConfigBlob:

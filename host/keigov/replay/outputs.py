@@ -7,7 +7,7 @@
                    distance the integrated speed and lat/lon/heading the GNSS's (nan without)
     events.json    the firmware's events with time, odometer, speed and position (where
                    GNSS is known); input check events name the message and the reason
-    map.png        with --zones: the zones and the drive coloured by governor state
+    map.png        with zones: the zones and the drive coloured by governor state
     track.csv      the GNSS fixes with the governor's state there (for a map of the drive)
     summary.json   runtime, sim_seconds, wall_seconds, frames read / used / supplied, the
                    files with any damage, and every check with value, threshold and verdict
@@ -114,8 +114,7 @@ def build_events(run: ReplayRun, vehicle: Vehicle, timeline: Timeline, zones: Sc
             if name == "input_invalid":
                 event["reason"] = reasons.get(ev.value % 256, str(ev.value % 256))
         if ev.position_dm is not None and zones is not None:
-            lon, lat = zones.table.projection.to_lonlat(*ev.position_dm)
-            event["position"] = {"lat": round(lat, 7), "lon": round(lon, 7)}
+            event["position"] = zones.table.projection.position(*ev.position_dm)
         else:
             fix = run.fixes.latest(run.start_t + ev.t_ms / 1000) if run.fixes else None
             if fix is not None and fix.fix_type:

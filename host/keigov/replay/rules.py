@@ -92,7 +92,8 @@ def load_rules(path: Path | None, firmware_config: dict[str, int], zones: Scenar
     for n, spec in enumerate(specs):
         zone = spec.params.get("zone")
         if zone is not None and (zones is None or zone not in zones.names()):
-            known = f"zones in {zones.path.name}: {', '.join(zones.names())}" if zones else "no --zones given"
+            known = (f"zones in {zones.path.name}: {', '.join(zones.names())}" if zones
+                     else "no zones given: --zones, or zones in --config")
             raise InputError(f"'checks[{n}].zone' = {zone!r} is not a zone ({known})", where=str(path))
     return Rules(path, firmware_config, specs, top["cap_kph"], zones)
 
@@ -181,7 +182,8 @@ def _input_checks(data: Any, rules: Rules, p: dict[str, Any]) -> CheckResult:
 def _lockout_distance(data: Any, rules: Rules, p: dict[str, Any]) -> CheckResult:
     desc = "longest distance from entering a lockout zone to LOCKOUT on the bus"
     if rules.zones is None:
-        raise InputError("lockout_distance needs zones: give --zones ZONES.geojson", where=str(rules.path))
+        raise InputError("lockout_distance needs zones: give --zones ZONES.geojson, or zones in --config",
+                         where=str(rules.path))
     lockouts = [s.name for s in rules.zones.zones.specs if s.lockout and s.name]
     applied = [REPLAY_CHECKS["zone_applied"].measure(data, rules, {"zone": name, "max_m": p["max_m"]})
                for name in lockouts if entered(data, rules, name)]

@@ -42,6 +42,11 @@ def split16(v: int) -> tuple[int, int]:
     return v >> 16, v & 0xFFFF
 
 
+def join16(hi: int, lo: int) -> int:
+    """Inverse of split16."""
+    return (hi << 16) | (lo & 0xFFFF)
+
+
 @dataclass(frozen=True)
 class Projection:
     lat0_e7: int
@@ -75,6 +80,11 @@ class Projection:
             (self.lon0_e7 + x * Q20 / self.kx_q20) / E7,
             (self.lat0_e7 + y * Q20 / self.ky_q20) / E7,
         )
+
+    def position(self, x: int, y: int) -> dict[str, float]:
+        """A device position (dm) as reports give it: {"lat", "lon"} to 7 decimals (1 cm)."""
+        lon, lat = self.to_lonlat(x, y)
+        return {"lat": round(lat, 7), "lon": round(lon, 7)}
 
     def metres(self, lon_deg: float, lat_deg: float) -> tuple[float, float]:
         """(x, y) in metres east/north of the origin by the same formula, without the

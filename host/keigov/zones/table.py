@@ -20,10 +20,11 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from keigov.errors import InputError
 from keigov.firmware_params import load_firmware_module
 from keigov.zones.geometry import pack_length
 from keigov.zones.grid import Grid, build_grid
-from keigov.zones.projection import Projection, split16
+from keigov.zones.projection import Projection, join16, split16
 from keigov.zones.quantise import ZoneGeom
 
 FW = load_firmware_module("core/geofence.py")
@@ -111,6 +112,22 @@ def build_table(geoms: list[ZoneGeom], proj: Projection, near_dm: int) -> Table:
     ):
         header[index] = value
     return Table(_pack("i", header) + payload, proj, near_dm, stats)
+
+
+def read_projection(blob: bytes, where: str) -> Projection:
+    """The projection a compiled table's header holds: the origin and scales the device
+    turns fixes into the decimetres of its positions with."""
+    if len(blob) < FW.HEADER_FIELDS * 4:
+        raise InputError(f"{len(blob)} bytes is too short for a zones table", where=where)
+    h = struct.unpack_from(f"<{FW.HEADER_FIELDS}i", blob)
+    if h[FW.H_MAGIC] != FW.MAGIC:
+        raise InputError("not a compiled zones table (bad magic)", where=where)
+    if h[FW.H_VERSION] != FW.VERSION:
+        raise InputError(f"zones table version {h[FW.H_VERSION]}; this keigov reads {FW.VERSION}", where=where)
+    if h[FW.H_KX] <= 0 or h[FW.H_KY] <= 0:
+        raise InputError(f"zones table scales {h[FW.H_KX]}, {h[FW.H_KY]} are not positive", where=where)
+    return Projection(join16(h[FW.H_LAT0_HI], h[FW.H_LAT0_LO]), join16(h[FW.H_LON0_HI], h[FW.H_LON0_LO]),
+                      h[FW.H_KX], h[FW.H_KY])
 
 
 def _zone_record(geom: ZoneGeom, box: tuple[int, int, int, int], grid: Grid | None,
