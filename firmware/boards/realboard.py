@@ -26,7 +26,7 @@ FLASH_FILE = "flash.img"
 _CTRL_C = const(3)
 
 
-class FileBlockDevice:
+class FileBlockDevice(persist.BlockDevice):
     """The block-device interface core.persist needs, on a file of the board's own
     filesystem (littlefs on rp2, esp32 and mimxrt, FAT on a pyboard), made full size
     once so that writes never grow it."""
@@ -56,17 +56,10 @@ class FileBlockDevice:
         self.f.write(buf)
         self.f.flush()
 
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.blocks
-        if op == 5:
-            return self.block_size
-        if op == 6:
-            self.f.seek(arg * self.block_size)
-            self.f.write(b"\xff" * self.block_size)
-            self.f.flush()
-            return 0
-        return None
+    def erase(self, block):
+        self.f.seek(block * self.block_size)
+        self.f.write(b"\xff" * self.block_size)
+        self.f.flush()
 
 
 def open_flash(block_size, slot_blocks, event_blocks):

@@ -11,13 +11,14 @@ With `cut_after = N` the storage changes exactly N more steps, then raises Power
 the middle of whatever it was doing, and stays dead until `power_on()`. Tests run an
 operation once to count its steps, then cut it at every step and reboot from the image.
 """
+from core.persist import BlockDevice
 
 
 class PowerCut(Exception):
     pass
 
 
-class MemStorage:
+class MemStorage(BlockDevice):
     def __init__(self, block_size=4096, blocks=64, image=None, data=None):
         """A blank chip, or a copy of `image`; `data` (a bytearray of the chip's size) is
         taken as the contents without a copy."""
@@ -83,17 +84,7 @@ class MemStorage:
             data[a + i] &= buf[i]
         self._written(a, n)
 
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.blocks
-        if op == 5:
-            return self.block_size
-        if op == 6:
-            self._erase(arg)
-            return 0
-        return None
-
-    def _erase(self, block):
+    def erase(self, block):
         if block < 0 or block >= self.blocks:
             raise ValueError("erase outside the device")
         bs = self.block_size

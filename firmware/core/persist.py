@@ -30,6 +30,21 @@ _IOCTL_SIZE = const(5)
 _IOCTL_ERASE = const(6)
 
 
+class BlockDevice:
+    """The ioctl half of the protocol for a block device of `blocks` blocks of
+    `block_size` bytes that erases one block with `erase(block)`."""
+
+    def ioctl(self, op, arg):
+        if op == _IOCTL_COUNT:
+            return self.blocks
+        if op == _IOCTL_SIZE:
+            return self.block_size
+        if op == _IOCTL_ERASE:
+            self.erase(arg)
+            return 0
+        return None
+
+
 class Region:
     """Bytes [base, base + size) of a block device, addressed from 0."""
 
