@@ -78,3 +78,16 @@ def test_the_micropython_runtime_runs_the_firmware_from_the_cache(tmp_path: Path
     main = Path(next(a for a in command if a.endswith("main.py")))
     assert main.parent.parent == cache / "firmware"
     assert (main.parent / "core" / "app.mpy").exists() and (main.parent / "boards" / "sim.mpy").exists()
+
+
+def test_an_unwritable_cache_is_an_environment_problem_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    from keigov.errors import EnvironmentProblem
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache would go")
+    monkeypatch.setenv("KEIGOV_CACHE", str(blocker))
+    root = tmp_path / "src"
+    with pytest.raises(EnvironmentProblem, match="KEIGOV_CACHE") as err:
+        mpycross.compiled_firmware(root, _tree(root, 1), march="x64", emit="bytecode")
+    assert str(blocker / "firmware") in str(err.value)

@@ -72,8 +72,12 @@ def compiled_firmware(root: Path, files: list[str], *, march: str, emit: str, ke
     out = cache / f"{march}-{emit}-{key.hexdigest()[:16]}"
     if out.is_dir():
         return out
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write the compiled firmware's cache ({exc.strerror}): "
+                                 "set KEIGOV_CACHE to a writable directory", where=str(cache)) from None
     try:
         for rel in files:
             if rel in keep_source:
