@@ -137,8 +137,8 @@ class ExternalRuntime(Runtime):
 RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
-        MicroPythonRuntime("micropython", "firmware on the MicroPython unix port, native code emitter (default)"),
-        MicroPythonRuntime("micropython-bytecode", "firmware on the MicroPython unix port as bytecode", "bytecode"),
+        MicroPythonRuntime("micropython", "firmware on the MicroPython unix port, mpy-cross native code (default)"),
+        MicroPythonRuntime("micropython-bytecode", "the same as bytecode .mpy files, as a board runs them", "bytecode"),
         CPythonRuntime("cpython", "the same firmware source under CPython"),
         ExternalRuntime("external", "a real board on the bus (needs --realtime and a real interface)"),
     )
