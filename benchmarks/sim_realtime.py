@@ -5,8 +5,9 @@ wall second, then where the wall time of one 10 ms control period goes: the rig'
 phase (the rig and the device work at the same time, two periods apart, so a period
 lasts as long as the slower of the two plus the hand-over), the device's step and how
 long the device waited for the rig. The CPython runtime is the reference in the same
-run. The machine's load average is printed with the figures: on a shared machine the
-two processes compete for the cores with everything else. Not a test: it prints figures.
+run. The machine's load average and a fixed CPython loop's time are printed with the
+figures: on a shared machine the two processes compete for the cores with everything
+else, and a VM's own speed moves from spell to spell. Not a test: it prints figures.
 
     python benchmarks/sim_realtime.py [--repeat 5] [--runtime micropython] [--runtime micropython-bytecode]
 """
@@ -17,6 +18,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from keigov import paths
@@ -28,6 +30,20 @@ from keigov_hil.session import run_scenario
 
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _reference_ms() -> float:
+    """A fixed CPython loop's time (best of 3): the machine's own speed, which on a VM
+    moves by 20-40 % from spell to spell with nothing else running. Compare runs of this
+    benchmark with it: the same code is that much slower when this is."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        s = 0
+        for i in range(1_000_000):
+            s += i * i
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
 
 
 def _breakdown(run: RunResult) -> list[str]:
@@ -55,14 +71,15 @@ def main() -> None:
                         help="runtime to measure (repeatable; default: micropython and cpython)")
     args = parser.parse_args()
     runtimes = args.runtime or ["micropython", "cpython"]
-    print(f"scenario: {args.scenario.name}, {args.repeat} runs per runtime interleaved; load average before: {_load()}")
+    print(f"scenario: {args.scenario.name}, {args.repeat} runs per runtime interleaved; load average before: {_load()}; "
+          f"reference loop {_reference_ms():.1f} ms")
     runs: dict[str, list[RunResult]] = {r: [] for r in runtimes}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
             for runtime in runtimes:
                 runs[runtime].append(run_scenario(args.scenario, Path(tmp) / runtime,
                                                   RigOptions(get_runtime(runtime)), plot=False))
-    print(f"load average after: {_load()}")
+    print(f"load average after: {_load()}; reference loop {_reference_ms():.1f} ms")
     print(f"{'runtime':<20} {'sim s':>6} {'wall s':>7} {'best x':>8} {'median x':>9} {'worst x':>8}")
     for runtime in runtimes:
         factors = sorted(r.sim_seconds / r.wall_seconds for r in runs[runtime])
