@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from keigov import paths
-from keigov_hil.rig import RigOptions
+from keigov_hil.rig import PHASES, RigOptions, run
 from keigov_hil.runtimes import get_runtime
+from keigov_hil.scenario import load_scenario
 from keigov_hil.session import run_scenario
 
 SCENARIOS = sorted(p.stem for p in paths.SCENARIOS.glob("*.toml"))
@@ -123,3 +125,30 @@ def test_realtime_mode_keeps_wall_clock_pace_with_the_device_on_its_own_clock(tm
     assert 2.9 <= result.wall_seconds <= 4.0
     rows = (tmp_path / "out" / "timeline.csv").read_text().splitlines()[1:]
     assert rows[-1].split(",")[5] == "NORMAL" and float(rows[-1].split(",")[1]) > 20.0
+
+
+@pytest.mark.micropython
+def test_wall_time_breakdown_accounts_for_the_run(tmp_path: Path) -> None:
+    """The rig's phases cover its loop, and the device reports its step and its waits."""
+    data = run(load_scenario(shortened(tmp_path, "full_throttle", 5.0)), RigOptions(get_runtime("micropython")))
+    periods = len(data.timeline.rows)
+    assert periods == 501 and len(data.step_us) == len(data.device_wait_us) == periods
+    assert set(data.host_seconds) == set(PHASES) and data.host_seconds["pace"] == 0.0
+    for phase in ("setup", "vehicle inputs", "bus to device", "link write", "device boot", "device wait", "bus back",
+                  "plant"):
+        assert data.host_seconds[phase] > 0.0, phase
+    # Only the device's last periods (the two in flight at the end) fall outside the laps.
+    assert 0.9 * data.wall_seconds < sum(data.host_seconds.values()) <= data.wall_seconds
+    assert all(us >= 0 for us in data.device_wait_us) and sum(data.step_us) > 0
+
+
+def test_a_named_channel_gives_the_same_run_as_the_private_one(tmp_path: Path) -> None:
+    """On a channel the rig did not create it takes whatever else is queued each period,
+    as on a shared bus (socketcan); with nothing else there, the run is the same."""
+    sc = shortened(tmp_path, "speed_checksum_bad", 30.0)
+    sc.write_text(sc.read_text().replace("start_s = 25.0", "start_s = 12.0").replace("within_s = 70.0", "within_s = 90.0"))
+    private = run_scenario(sc, tmp_path / "private", RigOptions(get_runtime("cpython")), plot=False)
+    named = run_scenario(sc, tmp_path / "named", RigOptions(get_runtime("cpython"), channel=f"test-{uuid.uuid4().hex}"),
+                         plot=False)
+    assert (tmp_path / "private" / "timeline.csv").read_bytes() == (tmp_path / "named" / "timeline.csv").read_bytes()
+    assert private.extra["frames_to_device"] == named.extra["frames_to_device"] > 0
