@@ -129,6 +129,20 @@ def test_damage_is_located_and_the_frames_before_it_are_kept(tmp_path, logs):
     assert frames or reader.damages()
 
 
+@pytest.mark.parametrize("bad", ["(1700000000.000300) can0 0B0", "(1700000000.000300) ca#n0 0B0#0102",
+                                 "(1700000000.000300) can0 0B0 0102", "1700000000.000300 can0 0B0#0102"])
+def test_a_damaged_line_with_an_id_seen_before_is_still_damage(tmp_path, bad):
+    """The fast path skips lines by their id field alone: a line whose id field reads as
+    one already seen must not pass when the rest of it is not a candump -L line."""
+    path = tmp_path / "bad.log"
+    path.write_text("(1700000000.000100) can0 0B0#0102\n(1700000000.000200) can0 0B0#0304\n" + bad + "\n"
+                    "(1700000000.000400) can0 0B0#0506\n")
+    reader = DriveReader(Drive("d", (path,)), EVERYTHING)
+    reader.start()
+    assert len(list(reader.frames())) == 2
+    assert reader.damages() == [f"{path}: line 3: not a candump -L line: {bad!r}"]
+
+
 def test_truncated_gzip_is_damage_after_its_last_frame(tmp_path, logs):
     data = logs[".log.gz"].read_bytes()
     path = tmp_path / "cut.log.gz"
