@@ -7,6 +7,8 @@ import math
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keigov.errors import InputError
 from keigov.replay.gnss import MAX_GAP_S, FixAssembler, FixTimeline
@@ -108,3 +110,25 @@ def test_assembler_pairs_coordinates_and_fills_what_the_map_lacks():
     asm.update(1.0, {"gnss_latitude": 55.0001, "gnss_longitude": 9.0})
     (_, a), (_, b) = asm.result()
     assert 35 < a.speed_kph < 41 and abs(a.heading_deg) < 1e-6      # 11.1 m north in ~1 s
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.05, 4.0), st.floats(-80, 80), st.floats(-179, 179), st.floats(0, 359.99),
+                          st.sampled_from([0, 2, 3])), min_size=1, max_size=40),
+       st.floats(-2.0, 3.0), st.integers(1, 3000))
+def test_positions_for_a_timeline_are_what_at_gives_period_by_period(steps, start, n) -> None:
+    """The timeline's one-pass positions equal `at` for every period: interpolation,
+    heading across north, outages longer than MAX_GAP_S, the hold after the last fix."""
+    t, fixes = 0.0, []
+    for gap, lat, lon, heading, fix_type in steps:
+        t += gap
+        fixes.append((t, GnssFix(lat, lon, fix_type, 9, 0.8, 30.0, heading)))
+    timeline = FixTimeline(fixes)
+    lat, lon, heading = timeline.positions(start, 10, n)
+    for k in range(n):
+        fix = timeline.at(start + k * 10 / 1000)
+        got = (lat[k], lon[k], heading[k])
+        if fix is None:
+            assert all(math.isnan(v) for v in got), k
+        else:
+            assert got == (fix.lat_deg, fix.lon_deg, fix.heading_deg), k

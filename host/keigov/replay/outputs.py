@@ -79,16 +79,18 @@ def build_timeline(run: ReplayRun) -> Timeline:
     rows = timeline.rows
     nan = math.nan
     names = STATE_NAMES
-    at = run.fixes.at if run.fixes else (lambda _t: None)
+    n = run.periods
+    if run.fixes:
+        lat, lon, heading = run.fixes.positions(run.start_t, PERIOD_MS, n)
+    else:
+        lat = lon = heading = [nan] * n
     metres = 0.0
-    for k in range(run.periods):
+    for k in range(n):
         pedal = inp.pedal_pct[k]
         torque = out.torque_pct[k]
-        fix = at(run.start_t + k * PERIOD_MS / 1000)
         rows.append((k * PERIOD_MS / 1000, speed[k], out.limit_kph[k], pedal, torque, names.get(out.state[k], "?"),
                      out.zone[k], inp.accel_mps2[k], nan, min(pedal, torque), inp.gnss_fix[k], out.flags[k],
-                     metres, fix.lat_deg if fix else nan, fix.lon_deg if fix else nan,
-                     fix.heading_deg if fix else nan))
+                     metres, lat[k], lon[k], heading[k]))
         if not math.isnan(speed[k]):
             metres += speed[k] * PERIOD_MS / 3600
     return timeline
