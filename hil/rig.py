@@ -9,14 +9,14 @@ device's clock is the rig's, so a run is deterministic and faster than real time
 board on a real bus would.
 
 Lock-step runs the host and the device at the same time: the rig starts the device's
-period k, then takes the frames the device sent in period k-2 and moves the vehicle on
-while the device computes. That is the vehicle's command latency (COMMAND_LATENCY_PERIODS):
-the motor controller applies a command 20 ms after the governor computed it, as a
-controller reading the bus on its own 10 ms cycle does. With two periods in flight
-neither process waits for the other's slow periods (the device's heavy ones, with wheel
-speeds to check, fall between the rig's). The timeline shows each command and status in
-the row of the period the governor sent it. The order of everything is fixed, so runs
-stay deterministic.
+period k, then takes the frames the device sent in period k-n and moves the vehicle on
+while the device computes. n is the vehicle's command latency in periods (the scenario's
+`vehicle.command_latency_ms`, 20 ms by default: one period for a command to cross the bus
+to the motor controller's next cycle, one in its own torque loop). With two periods in
+flight neither process waits for the other's slow periods (the device's heavy ones, with
+wheel speeds to check, fall between the rig's). The timeline shows each command and
+status in the row of the period the governor sent it. The order of everything is fixed,
+so runs stay deterministic.
 """
 
 from __future__ import annotations
@@ -47,11 +47,6 @@ from keigov_hil.timeline import Timeline
 from keigov_hil.vehicle import MotorController, Road, Vehicle, VehicleParams
 
 PERIOD_MS = 10
-# The motor controller applies a governor command two control periods (20 ms) after the
-# governor computed it: one period to cross the bus to the controller's next cycle, one
-# in the controller's own torque loop. Lock-step runs the device that many periods ahead
-# of the vehicle (see the module's docstring).
-COMMAND_LATENCY_PERIODS = 2
 # Phases of the rig's loop, for the wall-time breakdown (RunData.host_seconds).
 # "setup": building the vehicle and the buses while the device boots; the first wait for
 # the device includes the rest of its boot (imports, compiling), counted apart.
@@ -217,6 +212,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
         try:
             lockstep = device is not None and not opts.realtime
             pending: deque[_Row] = deque()   # lock-step: periods whose governor frames are still to come
+            latency = sc.command_latency_ms // PERIOD_MS   # that many periods in flight
             last_fix = None
             watch.start(at=wall0)
             watch.lap(SETUP)
@@ -240,9 +236,9 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     watch.lap(BUS_TO_DEVICE)
                     device.begin_step(t_ms, collected)
                     watch.lap(LINK_WRITE)
-                    if len(pending) >= COMMAND_LATENCY_PERIODS:
+                    if len(pending) >= latency:
                         out = device.end_step()
-                        watch.lap(DEVICE_WAIT if k > COMMAND_LATENCY_PERIODS else DEVICE_BOOT)
+                        watch.lap(DEVICE_WAIT if k > latency else DEVICE_BOOT)
                         take(out, pending.popleft(), t_s)
                         watch.lap(BUS_BACK)
                 else:
@@ -270,7 +266,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
             while pending:         # the last periods' frames, at the times they would arrive
                 assert device is not None
                 row = pending.popleft()
-                take(device.end_step(), row, row.t_s + COMMAND_LATENCY_PERIODS * PERIOD_MS / 1000)
+                take(device.end_step(), row, row.t_s + latency * PERIOD_MS / 1000)
         finally:
             wall = time.perf_counter() - wall0
             if opts.progress:

@@ -32,6 +32,7 @@ VEHICLE = {
     "rolling_resistance": Field(float, None, 0.001, 0.1),
     "wheel_speed_error_pct": Field(list, None, help="four per-wheel indicated-speed errors"),
     "initial_speed_kph": Field(float, 0.0, 0, 200),
+    "command_latency_ms": Field(int, 20, 10, 100, help="governor command to applied torque, whole 10 ms periods"),
 }
 ROAD = {"grade": Field(list, [[0.0, 0.0]], help="[[start_m, grade_pct], ...]")}
 ROUTE = {
@@ -118,6 +119,7 @@ class Scenario:
     seed: int
     vehicle: dict[str, Any]
     initial_speed_kph: float
+    command_latency_ms: int
     grade: list[tuple[float, ...]]
     waypoints: list[tuple[float, float]] | None
     start: tuple[float, float]
@@ -210,6 +212,10 @@ def load_scenario(path: Path) -> Scenario:
             raise InputError("'vehicle.wheel_speed_error_pct' must be four numbers", where=str(path))
         veh["wheel_speed_error_pct"] = tuple(float(x) for x in wheel_err)
     initial = veh.pop("initial_speed_kph")
+    latency = veh.pop("command_latency_ms")
+    if latency % 10:
+        raise InputError(f"'vehicle.command_latency_ms' = {latency} is not a whole number of 10 ms control periods",
+                         where=str(path))
     driver = []
     for n, point in enumerate(_table_list(doc, "driver", path)):
         p = validate(point, DRIVER_POINT, path, f"driver[{n}]")
@@ -230,6 +236,7 @@ def load_scenario(path: Path) -> Scenario:
         seed=sc["seed"],
         vehicle={k: v for k, v in veh.items() if v is not None},
         initial_speed_kph=initial,
+        command_latency_ms=latency,
         grade=grade,
         waypoints=waypoints,
         start=(start[0], start[1]),

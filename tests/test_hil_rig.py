@@ -92,6 +92,8 @@ def test_sim_cli_writes_every_output_and_exit_1_when_a_check_fails(tmp_path: Pat
     (("pedal_pct = 100.0", "pedal_pct = 100.0\ntarget_kph = 3.0"), "exactly one of target_kph or pedal_pct"),
     (("cap_mph = 40", "cap_mph = 40\n[road]\ngrade = [[0.0, 0.0], [10.0, 90.0]]"), "invalid scenario"),
     (("seed = 1", "seed = 1\n[[[["), "not valid TOML"),
+    (("cap_mph = 40", "cap_mph = 40\n[vehicle]\ncommand_latency_ms = 15"), "not a whole number of 10 ms"),
+    (("cap_mph = 40", "cap_mph = 40\n[vehicle]\ncommand_latency_ms = 0"), "below the minimum"),
 ])
 def test_bad_scenario_exit_2_names_file_and_key(tmp_path: Path, patch: tuple[str, str], expected: str) -> None:
     bad = tmp_path / "bad.toml"
@@ -152,3 +154,21 @@ def test_a_named_channel_gives_the_same_run_as_the_private_one(tmp_path: Path) -
                          plot=False)
     assert (tmp_path / "private" / "timeline.csv").read_bytes() == (tmp_path / "named" / "timeline.csv").read_bytes()
     assert private.extra["frames_to_device"] == named.extra["frames_to_device"] > 0
+
+
+@pytest.mark.micropython
+def test_the_command_latency_is_when_the_motor_controller_applies_a_command(tmp_path: Path) -> None:
+    """Deny by default: the motor controller gives no torque before its first command, so
+    the first torque applied comes the latency after the governor first allows it; and
+    the rig's pipeline is as deep as the latency, so every depth runs the same governor."""
+    first_torque = {}
+    for latency in (10, 20, 50):
+        sc = shortened(tmp_path, "full_throttle", 3.0, extra=f"\n[vehicle]\ncommand_latency_ms = {latency}\n")
+        data = run(load_scenario(sc), RigOptions(get_runtime("micropython")))
+        t = data.timeline.column("t_s")
+        applied = data.timeline.column("torque_applied_pct")
+        allowed = data.timeline.column("torque_limit_pct")
+        first_torque[latency] = next(t[k] for k in range(len(t)) if applied[k] > 0)
+        first_allowed = next(t[k] for k in range(len(t)) if allowed[k] > 0)
+        assert first_torque[latency] == pytest.approx(first_allowed + latency / 1000), latency
+    assert first_torque[50] - first_torque[10] == pytest.approx(0.04)
