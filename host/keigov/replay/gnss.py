@@ -56,6 +56,12 @@ class FixAssembler:
         return with_motion(self.fixes, self.known_speed, self.known_course)
 
 
+def _position(a: GnssFix, b: GnssFix, w: float) -> tuple[float, float, float]:
+    """Latitude, longitude and heading a share w of the way from fix a to fix b."""
+    return (a.lat_deg + w * (b.lat_deg - a.lat_deg), a.lon_deg + w * (b.lon_deg - a.lon_deg),
+            _lerp_angle(a.heading_deg, b.heading_deg, w))
+
+
 def _lerp_angle(a: float, b: float, w: float) -> float:
     d = (b - a + 180.0) % 360.0 - 180.0
     return (a + w * d) % 360.0
@@ -80,50 +86,47 @@ class FixTimeline:
 
     def at(self, t: float) -> GnssFix | None:
         """The fix at time t, interpolated between fixes; None in an outage."""
-        i = bisect.bisect_right(self.times, t) - 1
-        if i < 0:
+        found = self._between(bisect.bisect_right(self.times, t) - 1, t)
+        if found is None:
             return None
-        a = self.fixes[i]
-        if i + 1 >= len(self.fixes):
-            return a if t - self.times[i] <= self.hold_s else None
-        ta, tb = self.times[i], self.times[i + 1]
-        if tb - ta > MAX_GAP_S:
-            return None
-        b = self.fixes[i + 1]
-        w = (t - ta) / (tb - ta) if tb > ta else 0.0
+        a, b, w = found
+        if b is None:
+            return a
+        lat, lon, heading = _position(a, b, w)
         fix_type = a.fix_type if b.fix_type else 0      # no fix at either end: none between
-        return GnssFix(a.lat_deg + w * (b.lat_deg - a.lat_deg), a.lon_deg + w * (b.lon_deg - a.lon_deg), fix_type,
-                       a.satellites, a.hdop, a.speed_kph + w * (b.speed_kph - a.speed_kph),
-                       _lerp_angle(a.heading_deg, b.heading_deg, w))
+        return GnssFix(lat, lon, fix_type, a.satellites, a.hdop, a.speed_kph + w * (b.speed_kph - a.speed_kph), heading)
 
     def positions(self, start: float, step_ms: int, n: int) -> tuple[list[float], list[float], list[float]]:
         """Latitude, longitude and heading at start + k x step_ms for k < n, as `at` gives
         them (nan where it gives None): one pass with a cursor, for a timeline's rows."""
         nan = math.nan
         lat, lon, heading = [nan] * n, [nan] * n, [nan] * n
-        times, fixes = self.times, self.fixes
+        times = self.times
         last = len(times) - 1
         i = -1
         for k in range(n):
             t = start + k * step_ms / 1000
             while i < last and times[i + 1] <= t:
                 i += 1
-            if i < 0:
-                continue
-            a = fixes[i]
-            if i == last:
-                if t - times[i] <= self.hold_s:
-                    lat[k], lon[k], heading[k] = a.lat_deg, a.lon_deg, a.heading_deg
-                continue
-            ta, tb = times[i], times[i + 1]
-            if tb - ta > MAX_GAP_S:
-                continue
-            b = fixes[i + 1]
-            w = (t - ta) / (tb - ta) if tb > ta else 0.0
-            lat[k] = a.lat_deg + w * (b.lat_deg - a.lat_deg)
-            lon[k] = a.lon_deg + w * (b.lon_deg - a.lon_deg)
-            heading[k] = _lerp_angle(a.heading_deg, b.heading_deg, w)
+            found = self._between(i, t)
+            if found is not None:
+                a, b, w = found
+                lat[k], lon[k], heading[k] = (a.lat_deg, a.lon_deg, a.heading_deg) if b is None else _position(a, b, w)
         return lat, lon, heading
+
+    def _between(self, i: int, t: float) -> tuple[GnssFix, GnssFix | None, float] | None:
+        """For t at or after fix i and before fix i + 1: those two fixes and t's weight
+        between them; (fix i, None, 0) in the hold after the last fix; None before the
+        first fix or in an outage (a gap longer than MAX_GAP_S)."""
+        if i < 0:
+            return None
+        a = self.fixes[i]
+        if i + 1 >= len(self.fixes):
+            return (a, None, 0.0) if t - self.times[i] <= self.hold_s else None
+        ta, tb = self.times[i], self.times[i + 1]
+        if tb - ta > MAX_GAP_S:
+            return None
+        return a, self.fixes[i + 1], (t - ta) / (tb - ta) if tb > ta else 0.0
 
     def latest(self, t: float) -> GnssFix | None:
         """The last fix at or before t (no interpolation), for positions of events."""
