@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keigov import paths
+from keigov.dbc.checksums import Scheme
 from keigov.dbc.generated import load_path
 from keigov.dbc.packer import TablePacker
-from keigov.e2e import crc8_j1850
+from keigov.e2e import checksum
 from keigov_hil.gnss import GnssFix, GnssReceiver
 from keigov_hil.scenario import FaultSpec
 from keigov_hil.vehicle import MotorController, Vehicle
@@ -29,7 +30,7 @@ STATUS_FLAGS = (
 
 Frame = tuple[int, bytes, bool]
 _NONE: frozenset[str] = frozenset()
-_IGNORED: tuple[None, None] = (None, None)
+_IGNORED: tuple[None, None, int] = (None, None, 0)
 
 
 @dataclass
@@ -58,13 +59,13 @@ class VehicleNodes:
         self.last_fix: GnssFix | None = None
         self.pedal_sent = 0.0  # the pedal as the governor last received it
         self._frozen: dict[str, bytes] = {}
-        # Frames the vehicle's nodes read: id -> (message name, checksum byte the motor
-        # controller checks, or None).
-        self._receives: dict[int, tuple[str | None, int | None]] = {}
+        # Frames the vehicle's nodes read: id -> (message name, the scheme and byte of the
+        # checksum the motor controller checks, or None).
+        self._receives: dict[int, tuple[str | None, Scheme | None, int]] = {}
         for m in self.db.messages:
-            checksum = self.packer.protection.get(m.name, {}).get("checksum")
-            checked = m.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS") and checksum
-            self._receives[m.frame_id] = (m.name, m.get_signal_by_name(checksum).start // 8 if checked else None)
+            plan = self.packer.plan(m.name)
+            checked = m.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS") and plan.checksum
+            self._receives[m.frame_id] = (m.name, plan.scheme if checked else None, plan.checksum_byte)
 
     # -- transmit --------------------------------------------------------------------
 
@@ -114,10 +115,10 @@ class VehicleNodes:
     # -- receive ---------------------------------------------------------------------
 
     def on_frame(self, t_s: float, frame_id: int, data: bytes) -> None:
-        name, checksum_byte = self._receives.get(frame_id, _IGNORED)
+        name, scheme, byte = self._receives.get(frame_id, _IGNORED)
         if name is None:
             return
-        if checksum_byte is not None and crc8_j1850(frame_id, data, checksum_byte) != data[checksum_byte]:
+        if scheme is not None and checksum(scheme, frame_id, data, byte) != data[byte]:
             self.view.bad_commands += 1
             return
         values = self.tables.decode(frame_id, data)

@@ -73,7 +73,9 @@ def crc8_j1850(frame_id: int, data: bytes, skip: int) -> int:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
+    """What packing a message needs, looked up once: its counter and checksum signals."""
+
     msg: Message
     counter: str | None
     counter_width: int
@@ -91,7 +93,7 @@ class FramePacker:
         self.protection = protection
         self.schemes = dict(BUILTIN) | (schemes or {})
         self.counters: dict[str, int] = {}
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, Plan] = {}
 
     @classmethod
     def from_map(cls, map_path: Path) -> "FramePacker":
@@ -106,7 +108,7 @@ class FramePacker:
              corrupt_checksum: bool = False, source_address: int | None = None) -> tuple[int, bytes]:
         """(frame id, payload). `counter` overrides the rolling counter for one frame;
         `source_address` sends a J1939 message from another address than the DBC's."""
-        plan = self._plans.get(name) or self._plan(name)
+        plan = self.plan(name)
         msg = plan.msg
         frame_id = msg.frame_id if source_address is None else (msg.frame_id & ~0xFF) | source_address
         full = dict(values)
@@ -129,14 +131,17 @@ class FramePacker:
             self.counters[name] = counter
         return counter
 
-    def _plan(self, name: str) -> _Plan:
-        """What pack() needs of a message, looked up once."""
+    def plan(self, name: str) -> Plan:
+        """What pack() needs of a message (and a receiver, to check its checksum)."""
+        plan = self._plans.get(name)
+        if plan is not None:
+            return plan
         msg = self.message(name)
         spec = self.protection.get(name, {})
         counter = spec.get("counter")
         cs = spec.get("checksum")
         cs_sig = msg.get_signal_by_name(cs) if cs else None
-        plan = _Plan(msg, counter, msg.get_signal_by_name(counter).length if counter else 0, cs,
+        plan = Plan(msg, counter, msg.get_signal_by_name(counter).length if counter else 0, cs,
                      cs_sig.start // 8 if cs_sig else 0, cs_sig.length if cs_sig else 0,
                      self.schemes[spec.get("checksum_kind", "crc8_j1850_id")] if cs else None)
         self._plans[name] = plan

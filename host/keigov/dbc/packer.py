@@ -200,7 +200,7 @@ class TablePacker(FramePacker):
              corrupt_checksum: bool = False, source_address: int | None = None) -> tuple[int, bytes]:
         frame = self._frames[name] if name in self._frames else self._frame_function(name)
         if frame is not None and not corrupt_checksum and source_address is None:
-            plan = self._plans[name]
+            plan = self.plan(name)
             if plan.counter:
                 counter = self._count(name, counter)
             data = frame(values, counter or 0)
@@ -212,7 +212,7 @@ class TablePacker(FramePacker):
     def _frame_function(self, name: str) -> Callable[..., bytes | None] | None:
         """The compiled frame of a message with its counter and checksum, or None when the
         checksum signal cannot start at raw zero (FramePacker encodes a zero first)."""
-        plan = self._plans.get(name) or self._plan(name)
+        plan = self.plan(name)
         packer = self.compiled(name)
         checksum_of = None
         if plan.checksum:
