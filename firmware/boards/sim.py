@@ -43,7 +43,7 @@ import sys
 import time
 
 from boards.ramcan import RamCan
-from core import link, persist
+from core import le, link, persist
 from core.app import PERIOD_MS
 from core.memstorage import FileStorage
 from core.node import EVENT_BLOCKS, SLOT_BLOCKS, Node
@@ -177,9 +177,7 @@ class StdioLink:
             self.end = n
 
     def value(self):
-        b = self.buf
-        i = self.at + 4
-        return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
+        return le.get_u32(self.buf, self.at + 4)   # below 2**30: a frame id, a time, a batch size
 
     def length(self):
         return self.buf[self.at + 1]
@@ -194,10 +192,7 @@ class StdioLink:
         b[i + 1] = length
         b[i + 2] = 0
         b[i + 3] = 0
-        b[i + 4] = value & 0xFF
-        b[i + 5] = (value >> 8) & 0xFF
-        b[i + 6] = (value >> 16) & 0xFF
-        b[i + 7] = (value >> 24) & 0xFF
+        le.put_i32(b, i + 4, value)
         i += _HDR
         for k in range(length):
             b[i + k] = data[offset + k]
@@ -356,11 +351,7 @@ class SimBoard:
                 t1 = now()
                 self._send_outputs()
                 self._after_step()
-                waited &= 0x3FFFFFFF
-                buf[0] = waited & 0xFF
-                buf[1] = (waited >> 8) & 0xFF
-                buf[2] = (waited >> 16) & 0xFF
-                buf[3] = waited >> 24
+                le.put_i32(buf, 0, waited & 0x3FFFFFFF)
                 link.put(68, elapsed(t1, t0), buf, 0, 4)
                 waited = 0
                 if not link.more():  # within a batch the host is not waiting: answer at its end
