@@ -76,7 +76,7 @@ class MicroPythonRuntime(Runtime):
 
         march = _native_march() if self.emit == "native" else None
         return mpycross.compiled_firmware(paths.FIRMWARE, fwbuild.sources(fwbuild.TARGETS["sim"]),
-                                          march=march or "x64", emit="native" if march else "bytecode",
+                                          march=march, emit="native" if march else "bytecode",
                                           keep_source=("main.py",))
 
 

@@ -40,13 +40,15 @@ def version() -> str:
     return done.stdout.strip()
 
 
-def compile_file(src: Path, dest: Path, *, march: str, source_name: str, emit: str = "bytecode") -> None:
-    """`src` to `dest` (.mpy) for `march`; a compile error names the file and the line."""
+def compile_file(src: Path, dest: Path, *, march: str | None, source_name: str, emit: str = "bytecode") -> None:
+    """`src` to `dest` (.mpy) for `march` (None: bytecode any port loads); a compile error
+    names the file and the line."""
     if emit not in EMITTERS:
         raise KeigovError(f"unknown code emitter {emit!r}; known: {', '.join(EMITTERS)}")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([binary(), f"-march={march}", "-X", f"emit={emit}", "-o", str(dest), "-s", source_name,
-                           str(src)], capture_output=True, text=True)
+    arch = [f"-march={march}"] if march else []
+    done = subprocess.run([binary(), *arch, "-X", f"emit={emit}", "-o", str(dest), "-s", source_name, str(src)],
+                          capture_output=True, text=True)
     if done.returncode != 0:
         raise KeigovError(f"mpy-cross failed: {done.stderr.strip() or done.returncode}", where=str(src))
 
@@ -59,7 +61,7 @@ def cache_root() -> Path:
     return Path(base) / "keigov"
 
 
-def compiled_firmware(root: Path, files: list[str], *, march: str, emit: str, keep_source: tuple[str, ...] = ()
+def compiled_firmware(root: Path, files: list[str], *, march: str | None, emit: str, keep_source: tuple[str, ...] = ()
                       ) -> Path:
     """A directory holding `files` (relative to `root`) compiled to .mpy, `keep_source`
     copied as they are; built once per content of the sources, mpy-cross version and
@@ -69,7 +71,7 @@ def compiled_firmware(root: Path, files: list[str], *, march: str, emit: str, ke
     for rel in files:
         key.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
     cache = cache_root() / "firmware"
-    out = cache / f"{march}-{emit}-{key.hexdigest()[:16]}"
+    out = cache / f"{march or 'any'}-{emit}-{key.hexdigest()[:16]}"
     if out.is_dir():
         return out
     try:
