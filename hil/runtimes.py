@@ -109,12 +109,25 @@ def _direct_launch(exe: str) -> tuple[str, ...] | None:
     first = head.split(b"\n", 1)[0]
     if not first.startswith(b"#!") or b"micropython_unix" not in head:
         return None
-    if os.path.abspath(first[2:].strip().decode(errors="replace")) != os.path.abspath(sys.executable):
+    if not _same_interpreter(first[2:].strip().decode(errors="replace"), sys.executable):
         return None
     spec = importlib.util.find_spec("micropython_run")
     if spec is None or not spec.origin:
         return None
     return (sys.executable, "-S", "-c", _LAUNCH, os.path.dirname(spec.origin))
+
+
+def _same_interpreter(a: str, b: str) -> bool:
+    """Whether two interpreter paths start the same environment: a venv's `python` and
+    `python3` are links to one binary in one bin directory (pip writes `python3` into
+    launchers; `python benchmarks/...` runs as `python`)."""
+    a, b = os.path.abspath(a), os.path.abspath(b)
+    if a == b:
+        return True
+    try:
+        return os.path.dirname(a) == os.path.dirname(b) and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 class CPythonRuntime(Runtime):

@@ -34,6 +34,15 @@ def test_the_port_s_own_launcher_script_is_replaced_by_a_direct_launch(tmp_path:
     ours.write_text(f"#!{sys.executable}\nimport sys\nfrom micropython_unix import main\nsys.exit(main())\n")
     launch = _direct_launch(str(ours))
     assert launch is not None and launch[:3] == (sys.executable, "-S", "-c")
+    # The venv's `python` running a launcher written for its `python3` (both links to one binary).
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python3").symlink_to(sys.executable)
+    (tmp_path / "bin" / "python").symlink_to("python3")
+    alias = tmp_path / "alias"
+    alias.write_text(f"#!{tmp_path / 'bin' / 'python3'}\nfrom micropython_unix import main\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+        assert _direct_launch.__wrapped__(str(alias)) is not None
     other_python = tmp_path / "other"
     other_python.write_text("#!/usr/bin/python3\nfrom micropython_unix import main\n")
     binary = tmp_path / "binary"
