@@ -21,6 +21,7 @@ RECORD = const(24)
 WIRE_RECORD = const(22)   # the record without its CRC, as the link sends it
 FLAG_POSITION = const(1)
 _SEQ_LIMIT = const(0x3FFFFFFF)
+_ERASED = b"\xff" * RECORD
 
 
 class EventStore:
@@ -44,12 +45,7 @@ class EventStore:
     def _load(self, slot, buf):
         """Read a slot into buf; its seq if the record is valid, -1 if not, -2 if erased."""
         self.region.readinto(self._addr(slot), buf)
-        blank = True
-        for i in range(RECORD):
-            if buf[i] != 0xFF:
-                blank = False
-                break
-        if blank:
+        if buf == _ERASED:  # compared in C: boot scans every slot, most of them erased
             return -2
         if le.get_u16(buf, 22) != crc16(buf, 0, 22):
             return -1
