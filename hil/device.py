@@ -108,6 +108,9 @@ class DeviceProcess:
         self.storage = storage
         self.realtime = realtime
         self.device_args = list(device_args)
+        # Found (and the firmware built or found in its cache) now, so that start() only
+        # launches: a run's clock starts there, and building is not running.
+        self.command = runtime.command(storage, realtime, self.device_args)
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr = tempfile.TemporaryFile()
         self._buf = bytearray()
@@ -116,9 +119,8 @@ class DeviceProcess:
         self._poll_s = _POLL_S
 
     def start(self) -> None:
-        cmd = self.runtime.command(self.storage, self.realtime, self.device_args)
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             env=self.runtime.environment(), bufsize=0,
         )
         assert self.proc.stdout is not None
