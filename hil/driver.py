@@ -70,15 +70,28 @@ class Driver:
         i = bisect.bisect_right(self._times, t_s) - 1
         return self._profile[i] if i >= 0 else None
 
+    def controls(self, t_s: float, speed_kph: float) -> tuple[float, float]:
+        """(pedal %, brake fraction) at `t_s`: what `pedal_pct` and `brake_fraction` give,
+        from one lookup of the profile (the rig asks for both every period)."""
+        point = self.point_at(t_s)
+        brake = self._brake(point, speed_kph)
+        return self._pedal(t_s, point, brake, speed_kph), brake
+
     def pedal_pct(self, t_s: float, speed_kph: float) -> float:
         """Accelerator pedal position in percent at `t_s`, given the speed the driver sees.
 
         Call once per simulation step in time order: the speed follower integrates between calls.
         """
+        return self.controls(t_s, speed_kph)[0]
+
+    def brake_fraction(self, t_s: float, speed_kph: float) -> float:
+        """Brake demand as a fraction of the vehicle's maximum deceleration at `t_s`."""
+        return self._brake(self.point_at(t_s), speed_kph)
+
+    def _pedal(self, t_s: float, point: ProfilePoint | None, brake: float, speed_kph: float) -> float:
         dt_s = 0.0 if self._last_t_s is None else max(0.0, t_s - self._last_t_s)
         self._last_t_s = t_s
-        point = self.point_at(t_s)
-        if point is None or point.brake or self.brake_fraction(t_s, speed_kph) > 0.0:
+        if point is None or point.brake or brake > 0.0:
             pedal = 0.0
             self._following = False
         elif point.pedal_pct is not None:
@@ -92,9 +105,7 @@ class Driver:
         self._pedal_pct = pedal
         return pedal
 
-    def brake_fraction(self, t_s: float, speed_kph: float) -> float:
-        """Brake demand as a fraction of the vehicle's maximum deceleration at `t_s`."""
-        point = self.point_at(t_s)
+    def _brake(self, point: ProfilePoint | None, speed_kph: float) -> float:
         if point is None:
             return 0.0
         if point.brake:

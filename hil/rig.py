@@ -224,8 +224,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     _sleep_until(pace0 + t_s)
                     watch.lap(PACE)
                 speed_kph = vehicle.speed_mps * 3.6
-                pedal = driver.pedal_pct(t_s, speed_kph)
-                brake = driver.brake_fraction(t_s, speed_kph)
+                pedal, brake = driver.controls(t_s, speed_kph)
                 frames = nodes.frames_due(t_ms, pedal, brake > 0)
                 watch.lap(INPUTS)
                 for fid, data, ext in frames:
