@@ -94,11 +94,21 @@ class Road:
             grades.append(float(grade_pct))
         self._starts = starts
         self._grades = grades
+        # (sin, cos) of each segment's slope angle, for the vehicle's every step
+        self._slopes = [(math.sin(a), math.cos(a)) for a in (math.atan(g / 100.0) for g in grades)]
 
     def grade_pct(self, distance_m: float) -> float:
         """Grade in percent (rise over run x 100) at `distance_m` along the route."""
         i = bisect.bisect_right(self._starts, distance_m) - 1
         return self._grades[i] if i >= 0 else 0.0
+
+    def slope(self, distance_m: float) -> tuple[float, float]:
+        """(sin, cos) of the slope angle at `distance_m` (level before the first start)."""
+        i = bisect.bisect_right(self._starts, distance_m) - 1
+        return self._slopes[i] if i >= 0 else _LEVEL
+
+
+_LEVEL = (0.0, 1.0)
 
 
 class Vehicle:
@@ -113,6 +123,8 @@ class Vehicle:
         self.distance_m = 0.0
         self.accel_mps2 = 0.0
         self.motor_torque_nm = 0.0
+        self._lag_dt_s = 0.0      # the step of _lag_alpha, the motor lag's factor
+        self._lag_alpha = 0.0
 
     @property
     def speed_kph(self) -> float:
@@ -154,13 +166,13 @@ class Vehicle:
             raise ValueError(f"Vehicle.step: dt_s must be finite and > 0, got {dt_s!r}")
         p = self.params
         self._lag_motor_torque(dt_s, _unit(torque_fraction))
-        theta = math.atan(self.road.grade_pct(self.distance_m) / 100.0)
+        sin_theta, cos_theta = self.road.slope(self.distance_m)
         weight_n = p.mass_kg * GRAVITY_MPS2
         drive_n = self.motor_torque_nm * p.gear_ratio * p.drivetrain_efficiency / p.wheel_radius_m
-        push_n = drive_n - weight_n * math.sin(theta)  # grade pulls forward downhill
+        push_n = drive_n - weight_n * sin_theta  # grade pulls forward downhill
         # Forces that only ever oppose motion (or, at rest, oppose the push up to their size).
         resist_n = (
-            p.rolling_resistance * weight_n * math.cos(theta)
+            p.rolling_resistance * weight_n * cos_theta
             + p.drivetrain_drag_n
             + 0.5 * p.air_density_kgpm3 * p.drag_area_m2 * self.speed_mps**2
             + _unit(brake_fraction) * p.max_brake_decel_mps2 * p.mass_kg
@@ -178,8 +190,10 @@ class Vehicle:
         """First-order lag towards the requested torque (exact for a constant request over dt),
         then clipped to what the motor can give at this speed: the power limit is not lagged."""
         available = self.max_motor_torque_nm()
-        tau = self.params.motor_time_constant_s
-        alpha = 1.0 if tau == 0.0 else 1.0 - math.exp(-dt_s / tau)
+        if dt_s != self._lag_dt_s:   # the rig's step never changes: the exponential once
+            tau = self.params.motor_time_constant_s
+            self._lag_dt_s, self._lag_alpha = dt_s, 1.0 if tau == 0.0 else 1.0 - math.exp(-dt_s / tau)
+        alpha = self._lag_alpha
         target = torque_fraction * available
         self.motor_torque_nm = min(available, self.motor_torque_nm + (target - self.motor_torque_nm) * alpha)
 
