@@ -10,13 +10,13 @@ them on the way out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from keigov import paths
-from keigov.dbc.checksums import Scheme
 from keigov.dbc.generated import load_path
 from keigov.dbc.packer import TablePacker
-from keigov.e2e import checksum
+from keigov.e2e import checksum_function
 from keigov_hil.gnss import GnssFix, GnssReceiver
 from keigov_hil.scenario import FaultSpec
 from keigov_hil.vehicle import MotorController, Vehicle
@@ -59,13 +59,14 @@ class VehicleNodes:
         self.last_fix: GnssFix | None = None
         self.pedal_sent = 0.0  # the pedal as the governor last received it
         self._frozen: dict[str, bytes] = {}
-        # Frames the vehicle's nodes read: id -> (message name, the scheme and byte of the
-        # checksum the motor controller checks, or None).
-        self._receives: dict[int, tuple[str | None, Scheme | None, int]] = {}
+        # Frames the vehicle's nodes read: id -> (message name, the checksum the motor
+        # controller checks, as a function of the payload, or None; the checksum's byte).
+        self._receives: dict[int, tuple[str | None, Callable[[bytes], int] | None, int]] = {}
         for m in self.db.messages:
             plan = self.packer.plan(m.name)
             checked = m.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS") and plan.checksum
-            self._receives[m.frame_id] = (m.name, plan.scheme if checked else None, plan.checksum_byte)
+            self._receives[m.frame_id] = (m.name, checksum_function(plan.scheme, m.frame_id, plan.checksum_byte)
+                                          if checked else None, plan.checksum_byte)
 
     # -- transmit --------------------------------------------------------------------
 
@@ -115,10 +116,10 @@ class VehicleNodes:
     # -- receive ---------------------------------------------------------------------
 
     def on_frame(self, t_s: float, frame_id: int, data: bytes) -> None:
-        name, scheme, byte = self._receives.get(frame_id, _IGNORED)
+        name, check, byte = self._receives.get(frame_id, _IGNORED)
         if name is None:
             return
-        if scheme is not None and checksum(scheme, frame_id, data, byte) != data[byte]:
+        if check is not None and check(data) != data[byte]:
             self.view.bad_commands += 1
             return
         values = self.tables.decode(frame_id, data)

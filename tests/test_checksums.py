@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from dbc_support import MICROPYTHON
 from keigov.dbc import checksums
 from keigov.dbc.generated import firmware_on_path
-from keigov.e2e import checksum
+from keigov.e2e import checksum, checksum_function
 from keigov.paths import FIRMWARE
 
 firmware_on_path()
@@ -37,6 +37,16 @@ def test_firmware_equals_reference(kind, frame_id, extended, data, skip_at):
     device_id = frame_id | (0x20000000 if extended else 0)
     expected = checksum(SCHEMES[kind], frame_id, data, skip)
     assert Checksums(TABLE).compute(kind, device_id, bytearray(data), len(data), skip) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.integers(1, len(SCHEMES) - 1), frame_id=st.integers(0, 0x1FFFFFFF),
+       data=st.binary(min_size=1, max_size=64), skip_at=st.integers(0, 63), whole=st.booleans())
+def test_the_host_s_precomputed_checksum_equals_the_reference(kind, frame_id, data, skip_at, whole):
+    # The rig's packers and its motor controller use checksum_function. A CRC may also
+    # cover the whole payload (no checksum byte in it: skip -1), as checksum() allows.
+    skip = -1 if whole and SCHEMES[kind].algorithm == "crc8" else skip_at % len(data)
+    assert checksum_function(SCHEMES[kind], frame_id, skip)(data) == checksum(SCHEMES[kind], frame_id, data, skip)
 
 
 def test_known_values():

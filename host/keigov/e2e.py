@@ -10,6 +10,7 @@ Which signals are the counter and checksum, and which scheme, comes from the sig
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,25 @@ def checksum(scheme: Scheme, frame_id: int, data: bytes, skip: int) -> int:
         total = sum(body) + (data[skip] & 0x0F) + sum((frame_id >> (8 * k)) & 0xFF for k in range(4))
         return ((total >> 4) + total) & 0x0F
     raise ValueError(f"no checksum algorithm {scheme.algorithm!r}")
+
+
+def checksum_function(scheme: Scheme, frame_id: int, skip: int) -> Callable[[bytes], int]:
+    """`checksum(scheme, frame_id, data, skip)` as a function of `data` alone, with what
+    does not depend on the data worked out once: the CRC's table and the id byte's step
+    (the rig checks and protects a few hundred frames a second of each message)."""
+    if scheme.algorithm != "crc8":
+        return lambda data: checksum(scheme, frame_id, data, skip)
+    table = _crc8_table(scheme.poly)
+    start = table[scheme.init ^ (frame_id & 0xFF)] if scheme.data_id == "id_low_byte" else scheme.init
+    xorout = scheme.xorout
+
+    def crc(data: bytes) -> int:
+        value = start
+        for byte in data[:skip] + data[skip + 1:] if 0 <= skip < len(data) else data:
+            value = table[value ^ byte]
+        return value ^ xorout
+
+    return crc
 
 
 def crc8_j1850(frame_id: int, data: bytes, skip: int) -> int:

@@ -10,8 +10,9 @@ straight-line function per message with the numbers in place (as core/dbcspecial
 does for decoding): it returns None for anything it does not accept, and the loop then
 raises the error, so both always agree.
 
-The numbers are cantools' own: each signal's raw value comes from its conversion's
-`numeric_scaled_to_raw` (cantools' rounding), the range check is strict mode's (minimum
+The numbers are cantools' own: each signal's raw value is its conversion's
+`numeric_scaled_to_raw` (cantools' rounding; for linear and identity conversions its
+arithmetic written out in the function), the range check is strict mode's (minimum
 and maximum with its tolerance of a millionth of the scale, skipped for a raw value in
 the value table). Multiplexed, container and float messages are not compiled (the
 rig's bus has none): MessagePacker refuses them. Decoding needs nothing new: the
@@ -25,8 +26,9 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from cantools.database.can import Message
+from cantools.database.conversion import IdentityConversion, LinearConversion
 
-from keigov.e2e import FramePacker, checksum
+from keigov.e2e import FramePacker, checksum_function
 
 
 class _Field(NamedTuple):
@@ -113,6 +115,18 @@ class MessagePacker:
         return raw
 
 
+def _raw_expression(to_raw: Callable[[float], int | float], k: int) -> str:
+    """Field k's raw value from `v`: cantools' own arithmetic written out for its linear
+    and identity conversions (a method call each was a third of a frame's packing), its
+    conversion's method `_r{k}` for the others."""
+    conv = getattr(to_raw, "__self__", None)
+    if type(conv) is LinearConversion and not conv.is_float:
+        return f"round((v - {conv.offset!r}) / {conv.scale!r})"
+    if type(conv) is IdentityConversion and not conv.is_float:
+        return "round(v)"
+    return f"_r{k}(v)"
+
+
 def _specialize(fields: tuple[_Field, ...], length: int, counter: str | None = None,
                 checksum: tuple[str, Callable[[bytes], int]] | None = None) -> Callable[..., bytes | None]:
     """One function for the fields: the table loop's arithmetic, None where the loop would raise.
@@ -137,7 +151,7 @@ def _specialize(fields: tuple[_Field, ...], length: int, counter: str | None = N
             lines = ["    v = _checksum(data)"]
         else:
             lines = [f"    v = values[{name!r}]", "    if not isinstance(v, _num):", "        return None"]
-        lines.append(f"    r{k} = _r{k}(v)")
+        lines.append(f"    r{k} = {_raw_expression(to_raw, k)}")
         outside = [f"v < {low!r}" for _ in [0] if low is not None] + [f"v > {high!r}" for _ in [0] if high is not None]
         if outside:
             lines += [f"    if ({' or '.join(outside)}) and r{k} not in _c{k}:", "        return None"]
@@ -224,7 +238,6 @@ class TablePacker(FramePacker):
             if not zero_ok:
                 self._frames[name] = None
                 return None
-            scheme, frame_id, byte = plan.scheme, plan.msg.frame_id, plan.checksum_byte
-            checksum_of = (plan.checksum, lambda data: checksum(scheme, frame_id, data, byte))
+            checksum_of = (plan.checksum, checksum_function(plan.scheme, plan.msg.frame_id, plan.checksum_byte))
         frame = self._frames[name] = _specialize(packer.fields, packer.length, plan.counter, checksum_of)
         return frame
