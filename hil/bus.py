@@ -11,7 +11,6 @@ import argparse
 import os
 import time
 import uuid
-from collections.abc import Iterator
 
 import can
 
@@ -75,29 +74,31 @@ class Sender:
 _EXTENDED = 1 << 29
 
 
-def receive(bus: can.BusABC, at_least: int, *, settle: bool, what: str, wait_s: float = 2.0) -> Iterator[can.Message]:
+def receive(bus: can.BusABC, at_least: int, *, settle: bool, what: str, wait_s: float = 2.0) -> list[can.Message]:
     """Data frames from `bus`: at least `at_least`, waiting up to `wait_s` for them; then,
     with `settle`, every frame already queued as well.
 
     Without `settle` the caller knows nothing else is on the bus (the rig's private
-    virtual channel), which saves an empty poll per call. Error and remote frames are
-    skipped: no node of the rig uses them.
+    virtual channel), which saves an empty poll per call, and a call for no frames costs
+    nothing. Error and remote frames are skipped: no node of the rig uses them.
     """
-    got = 0
-    deadline = time.monotonic() + wait_s
-    while True:
-        if got < at_least:
-            msg = bus.recv(timeout=0.01)
-            if msg is None:
-                if time.monotonic() > deadline:
-                    raise EnvironmentProblem(f"{what}: {got} of {at_least} frames arrived within {wait_s} s; "
-                                             "is the channel shared with a busy bus?")
-                continue
-        elif not settle or (msg := bus.recv(timeout=0)) is None:
-            return
+    frames: list[can.Message] = []
+    deadline = None
+    while len(frames) < at_least:
+        msg = bus.recv(timeout=0.01)
+        if msg is None:
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + wait_s
+            elif now > deadline:
+                raise EnvironmentProblem(f"{what}: {len(frames)} of {at_least} frames arrived within {wait_s} s; "
+                                         "is the channel shared with a busy bus?")
+        elif not msg.is_error_frame and not msg.is_remote_frame:
+            frames.append(msg)
+    while settle and (msg := bus.recv(timeout=0)) is not None:
         if not msg.is_error_frame and not msg.is_remote_frame:
-            got += 1
-            yield msg
+            frames.append(msg)
+    return frames
 
 
 def add_bus_arguments(parser: argparse.ArgumentParser) -> None:

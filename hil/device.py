@@ -29,6 +29,7 @@ _FRAME, _TICK, _QUIT, _EVENT, _DONE, _BATCH = 70, 84, 81, 69, 68, 66
 BATCH_BYTES = 8192          # the sim board's batch buffer (firmware/boards/sim.py _BATCH)
 _HDR = struct.Struct("<BBxxI")
 _TICK_HDR = struct.Struct("<BBBxI")     # T: byte 2 = the device's polling budget in 10 us
+_TICK_BATCH = _HDR.pack(_BATCH, 0, _TICK_HDR.size)   # the B header of a lone T record
 _POLL_S = 500e-6                        # polling budget of both ends on a quiet machine
 _SAMPLE_EVERY = 8                       # periods between looks at the machine's run queue
 
@@ -150,8 +151,12 @@ class DeviceProcess:
 
     def begin_step(self, t_ms: int, frames: list[tuple[int, bytes, bool]]) -> None:
         """The period's frames and its T record, in B records the device reads whole."""
+        tick = _TICK_HDR.pack(_TICK, 0, round(self._poll_s * 1e5), t_ms & 0x3FFFFFFF)
+        if not frames:      # two periods in five: the T record alone
+            self.send(_TICK_BATCH + tick)
+            return
         records = [self.frame_record(i, d, e) for i, d, e in frames]
-        records.append(_TICK_HDR.pack(_TICK, 0, round(self._poll_s * 1e5), t_ms & 0x3FFFFFFF))
+        records.append(tick)
         self.send(b"".join(_batches(records)))
 
     def end_step(self) -> StepOutput:

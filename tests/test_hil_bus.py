@@ -1,4 +1,4 @@
-"""The rig's bus messages: the cheap deep copy is python-can's copy, field for field."""
+"""The rig's bus messages: the cheap deep copy is python-can's copy, field for field; receiving what the rig is owed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import uuid
 import can
 import pytest
 
-from keigov_hil.bus import FastCopyMessage, Sender, open_bus
+from keigov.errors import EnvironmentProblem
+from keigov_hil.bus import FastCopyMessage, Sender, open_bus, receive
 
 FIELDS = [f for f in can.Message.__slots__ if f != "__weakref__"]
 CASES = [
@@ -58,6 +59,25 @@ def test_sender_reuses_one_message_per_id_and_each_receiver_gets_its_own_copy() 
             (0x0B0, False, b"\x01\x02\x03\x04\x05\x06\x07\x08", 8), (0x0B0, False, b"\x09\x0a", 2),
             (0x0B0, True, b"\x0b" * 8, 8)]
         assert len(sender._messages) == 2
+    finally:
+        tx.shutdown()
+        rx.shutdown()
+
+
+def test_receive_waits_for_the_frames_it_is_owed_skips_error_frames_and_settles() -> None:
+    channel = f"test-{uuid.uuid4().hex[:8]}"
+    tx, rx = open_bus("virtual", channel), open_bus("virtual", channel)
+    try:
+        sender = Sender(tx)
+        tx.send(can.Message(arbitration_id=0x1, is_error_frame=True))
+        for k in range(3):
+            sender.send(0x100 + k, bytes([k]), False)
+        owed = receive(rx, 2, settle=False, what="test")
+        assert [m.arbitration_id for m in owed] == [0x100, 0x101]      # the error frame is not one of them
+        assert [m.arbitration_id for m in receive(rx, 0, settle=True, what="test")] == [0x102]
+        assert receive(rx, 0, settle=False, what="test") == []
+        with pytest.raises(EnvironmentProblem, match=r"frames back: 0 of 1 frames arrived within 0.05 s"):
+            receive(rx, 1, settle=False, what="frames back", wait_s=0.05)
     finally:
         tx.shutdown()
         rx.shutdown()
