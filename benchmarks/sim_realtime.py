@@ -5,8 +5,9 @@ wall second, then where the wall time of one 10 ms control period goes: the rig'
 phase (the rig and the device work at the same time, two periods apart, so a period
 lasts as long as the slower of the two plus the hand-over), the device's step and how
 long the device waited for the rig. The CPython runtime is the reference in the same
-run. The machine's load average and a fixed CPython loop's time are printed with the
-figures: on a shared machine the two processes compete for the cores with everything
+run. The machine's load average and its speed against ../shared/reference.md's figures
+for this kind of machine (a python-can hop, MicroPython's native loop) are printed before
+and after: on a shared machine the two processes compete for the cores with everything
 else, and a VM's own speed moves from spell to spell. Not a test: it prints figures.
 
     python benchmarks/sim_realtime.py [--repeat 5] [--runtime micropython] [--runtime micropython-bytecode]
@@ -32,18 +33,76 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _reference_ms() -> float:
-    """A fixed CPython loop's time (best of 3): the machine's own speed, which on a VM
-    moves by 20-40 % from spell to spell with nothing else running. Compare runs of this
-    benchmark with it: the same code is that much slower when this is."""
+# ../shared/reference.md, "Measured on a 2-core x86-64 machine": this kind of machine at its
+# usual speed. The rig's loop is mostly python-can hops and CPython; the device's step is
+# MicroPython native code.
+REFERENCE_HOP_US = 7.4          # python-can 4.6 virtual bus, send+recv one at a time
+REFERENCE_NATIVE_LOOP_MS = 13.0  # MicroPython unix port, 1M-iteration counting loop, native
+
+
+def _hop_us() -> float:
+    """python-can's virtual bus now: send+recv of one message, as reference.md measured it."""
+    import can
+
+    channel = f"calibrate-{os.getpid()}"
+    tx, rx = can.Bus(interface="virtual", channel=channel), can.Bus(interface="virtual", channel=channel)
+    msg = can.Message(arbitration_id=0x100, data=bytes(8), is_extended_id=False)
     best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        s = 0
-        for i in range(1_000_000):
-            s += i * i
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000
+    try:
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(5000):
+                tx.send(msg)
+                rx.recv(timeout=1.0)
+            best = min(best, (time.perf_counter() - t0) / 5000)
+    finally:
+        tx.shutdown()
+        rx.shutdown()
+    return best * 1e6
+
+
+_NATIVE_LOOP = """import time
+@micropython.native
+def count():
+    n = 0
+    for i in range(1000000):
+        n += 1
+best = 10 ** 9
+for _ in range(3):
+    t = time.ticks_us()
+    count()
+    best = min(best, time.ticks_diff(time.ticks_us(), t))
+print(best)
+"""
+
+
+def _native_loop_ms() -> float | None:
+    """The MicroPython port's native counting loop now, as reference.md measured it."""
+    import subprocess
+
+    from keigov_hil.runtimes import MicroPythonRuntime
+
+    runtime = get_runtime("micropython")
+    assert isinstance(runtime, MicroPythonRuntime)
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(_NATIVE_LOOP)
+    try:
+        out = subprocess.run([runtime.executable(), f.name], capture_output=True, text=True, timeout=60)
+        return int(out.stdout.split()[-1]) / 1000 if out.returncode == 0 else None
+    finally:
+        os.unlink(f.name)
+
+
+def _machine() -> str:
+    """How fast this machine is now against reference.md's figures for its kind: a VM's
+    speed moves from spell to spell (python-can hops have measured 7-18 us), and a run's
+    factor moves with it. A factor below the goal on a machine running at half its usual
+    speed says more about the machine than about the code."""
+    hop = _hop_us()
+    loop = _native_loop_ms()
+    native = (f"; MicroPython native loop {loop:.1f} ms (reference {REFERENCE_NATIVE_LOOP_MS:.0f}: "
+              f"{loop / REFERENCE_NATIVE_LOOP_MS:.2f}x)") if loop else ""
+    return f"python-can hop {hop:.1f} us (reference {REFERENCE_HOP_US}: {hop / REFERENCE_HOP_US:.2f}x){native}"
 
 
 def _breakdown(run: RunResult) -> list[str]:
@@ -71,15 +130,16 @@ def main() -> None:
                         help="runtime to measure (repeatable; default: micropython and cpython)")
     args = parser.parse_args()
     runtimes = args.runtime or ["micropython", "cpython"]
-    print(f"scenario: {args.scenario.name}, {args.repeat} runs per runtime interleaved; load average before: {_load()}; "
-          f"reference loop {_reference_ms():.1f} ms")
+    print(f"scenario: {args.scenario.name}, {args.repeat} runs per runtime interleaved; load average before: {_load()}")
+    print(f"machine before: {_machine()}")
     runs: dict[str, list[RunResult]] = {r: [] for r in runtimes}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
             for runtime in runtimes:
                 runs[runtime].append(run_scenario(args.scenario, Path(tmp) / runtime,
                                                   RigOptions(get_runtime(runtime)), plot=False))
-    print(f"load average after: {_load()}; reference loop {_reference_ms():.1f} ms")
+    print(f"load average after: {_load()}")
+    print(f"machine after:  {_machine()}")
     print(f"{'runtime':<20} {'sim s':>6} {'wall s':>7} {'best x':>8} {'median x':>9} {'worst x':>8}")
     for runtime in runtimes:
         factors = sorted(r.sim_seconds / r.wall_seconds for r in runs[runtime])
