@@ -53,21 +53,26 @@ class Checksums:
         """Checksum of buf[0:length] without byte `skip` under scheme `kind`."""
         a = self.algo[kind]
         c = self.init[kind]
+        # The bytes before `skip`, then those after it: no test of every byte against it.
+        end = skip if 0 <= skip < length else length
         if a == ALGO_CRC8:
             t = self._crc[kind]
             if self.data_id[kind] == DATA_ID_LOW_BYTE:
                 c = t[c ^ (frame_id & 0xFF)]
-            for i in range(length):
-                if i != skip:
-                    c = t[c ^ buf[i]]
+            for i in range(end):
+                c = t[c ^ buf[i]]
+            for i in range(end + 1, length):
+                c = t[c ^ buf[i]]
         elif a == ALGO_XOR:
-            for i in range(length):
-                if i != skip:
-                    c ^= buf[i]
+            for i in range(end):
+                c ^= buf[i]
+            for i in range(end + 1, length):
+                c ^= buf[i]
         elif a == ALGO_SUM8:
-            for i in range(length):
-                if i != skip:
-                    c = (c + buf[i]) & 0xFF
+            for i in range(end):
+                c = (c + buf[i]) & 0xFF
+            for i in range(end + 1, length):
+                c = (c + buf[i]) & 0xFF
         elif a == ALGO_J1939:
             c = (buf[skip] & 0x0F) + (frame_id & 0xFF) + ((frame_id >> 8) & 0xFF)
             c += ((frame_id >> 16) & 0xFF) + ((frame_id >> 24) & 0x1F)

@@ -9,34 +9,36 @@ signals into parts.
 
 
 def get_le(buf, start, length):
-    v = 0
-    shift = 0
-    bit = start
-    while length:
-        off = bit & 7
-        take = 8 - off
-        if take > length:
-            take = length
-        v |= ((buf[bit >> 3] >> off) & ((1 << take) - 1)) << shift
-        shift += take
-        bit += take
-        length -= take
-    return v
+    # The first byte's bits above `start`, then whole bytes, then the last byte masked
+    # before shifting (an unmasked byte << 28 is a big int on 32-bit ports).
+    i = start >> 3
+    off = start & 7
+    v = buf[i] >> off
+    got = 8 - off
+    while got < length:
+        i += 1
+        rest = length - got
+        v |= (buf[i] if rest >= 8 else buf[i] & ((1 << rest) - 1)) << got
+        got += 8
+    return v & ((1 << length) - 1)
 
 
 def get_be(buf, start, length):
-    v = 0
+    # The first byte's bits from `start` down, then whole bytes, then the top bits of the
+    # last; a signal inside one byte drops the bits below it.
     pos = start >> 3
-    off = start & 7
-    while length:
-        take = off + 1
-        if take > length:
-            take = length
-        v = (v << take) | ((buf[pos] >> (off + 1 - take)) & ((1 << take) - 1))
-        length -= take
+    have = (start & 7) + 1
+    v = buf[pos] & ((1 << have) - 1)
+    while have < length:
         pos += 1
-        off = 7
-    return v
+        rest = length - have
+        if rest >= 8:
+            v = (v << 8) | buf[pos]
+            have += 8
+        else:
+            v = (v << rest) | (buf[pos] >> (8 - rest))
+            have = length
+    return v >> (have - length)
 
 
 def set_le(buf, start, length, v):
