@@ -39,8 +39,8 @@ def node(dev: MemStorage) -> Node:
 
 
 def provisioned() -> MemStorage:
-    dev = flash()
-    node(dev).provision(KEY.provision_record())
+    dev = flash()     # as flashing does: the record written before the device's first boot
+    persist.store_provision(persist.Layout(dev, SLOTS, EVENTS).prov, KEY.provision_record())
     return dev
 
 

@@ -266,16 +266,21 @@ def open_flash(storage_dir):
 def provision(record, argv=None):
     """Flashing-time provisioning from the REPL (keigov flash): write the host's record
     to this board's flash; it is read at the next boot."""
-    storage = _options(sys.argv[1:] if argv is None else argv)["storage"]
-    persist.store_provision(persist.Layout(open_flash(storage), SLOT_BLOCKS, EVENT_BLOCKS).prov, record)
+    _store_provision(open_flash(_options(sys.argv[1:] if argv is None else argv)["storage"]), record)
+
+
+def _store_provision(flash, record):
+    persist.store_provision(persist.Layout(flash, SLOT_BLOCKS, EVENT_BLOCKS).prov, record)
 
 
 class SimBoard:
-    def __init__(self, storage_dir, port=None, can=None, tables=None):
+    def __init__(self, storage_dir, port=None, can=None, tables=None, provision=None):
         self.tables = tables  # a table module (--tables), or None: the bundled keigov bus
         self.can = RamCan()
         self.watchdog = SimWatchdog()
         self.flash = open_flash(storage_dir)
+        if provision is not None:  # flashing-time provisioning (--provision): the boot below reads it
+            _store_provision(self.flash, provision)
         self.port = port
         self.link = StdioLink(*can) if can else StdioLink()
         self._evbuf = bytearray(14)
@@ -289,13 +294,11 @@ class SimBoard:
         self.app = self.node.app
         self._event_seq = 0
 
-    def prepare(self, provision, install):
-        """Flashing-time setup from host files; False (reason on stderr) if refused."""
-        if provision:
-            self.node.provision(_read(provision))
-            self.boot()
-        if install:
-            status = self.node.install(_read(install))
+    def install(self, path):
+        """Flashing-time installation of a signed configuration from a host file (--install),
+        then a boot into it; False (reason on stderr) if refused."""
+        if path:
+            status = self.node.install(_read(path))
             if status != link.OK:
                 store = self.node.stored.store
                 sys.stderr.write("configuration refused: link status %d, reason %d, detail %d\n"
@@ -441,8 +444,8 @@ def main(argv):
     if opts["tables"]:
         sys.path.insert(0, opts["storage"])
         tables = __import__(opts["tables"])
-    board = SimBoard(opts["storage"], port, can, tables)
-    if not board.prepare(opts["provision"], opts["install"]):
+    board = SimBoard(opts["storage"], port, can, tables, _read(opts["provision"]) if opts["provision"] else None)
+    if not board.install(opts["install"]):
         sys.exit(3)
     if opts["realtime"]:
         board.run_realtime()

@@ -22,7 +22,7 @@ record); its board also detaches the REPL from the port (docs/boards.md).
 """
 from micropython import const
 
-from core import cfgblob, events, geofence, le, link, persist, roles, service
+from core import cfgblob, events, geofence, le, link, roles, service
 from core.app import Governor
 from core.storage import Stored
 
@@ -94,10 +94,6 @@ class Node:
             if version != self._installed:
                 self._installed = version
                 self.app.log.record(events.CONFIG_INSTALLED, now, version)
-
-    def provision(self, record):
-        """Store the host's provisioning record (flashing does this once); reboot after."""
-        persist.store_provision(self.stored.layout.prov, record)
 
     def install(self, blob):
         """Install a signed configuration through the same checks as the link's config
