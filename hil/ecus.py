@@ -64,9 +64,9 @@ class VehicleNodes:
         self._receives: dict[int, tuple[str | None, Callable[[bytes], int] | None, int]] = {}
         for m in self.db.messages:
             plan = self.packer.plan(m.name)
-            checked = m.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS") and plan.checksum
-            self._receives[m.frame_id] = (m.name, checksum_function(plan.scheme, m.frame_id, plan.checksum_byte)
-                                          if checked else None, plan.checksum_byte)
+            scheme = plan.scheme if m.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS") else None
+            self._receives[m.frame_id] = (m.name, checksum_function(scheme, m.frame_id, plan.checksum_byte)
+                                          if scheme else None, plan.checksum_byte)
 
     # -- transmit --------------------------------------------------------------------
 

@@ -229,7 +229,7 @@ class TablePacker(FramePacker):
         plan = self.plan(name)
         packer = self.compiled(name)
         checksum_of = None
-        if plan.checksum:
+        if plan.checksum and plan.scheme:
             f = packer.fields[packer._index[plan.checksum]]
             try:
                 zero_ok = packer._raw(f, 0) == 0
