@@ -9,7 +9,8 @@ Commands (one per line on stdin; every output line starts with the command's nam
                        configuration slot, E event blocks; Z=1 accepts any zones section
   boot                 rebuild every object from the storage image (a reset)
   feed HEX BUDGET      queue bytes on the port, poll(BUDGET) until all are parsed
-  event CODE T VALUE [X Y]  append an event to the persisted log (at X, Y dm if given)
+  event CODE T VALUE [X Y [V]]  append an event to the persisted log (at X, Y dm if given, east
+                       and north of the origin of configuration version V's zones, default 0)
   cut N                the power fails after N more storage steps
   power                power back on (then `boot`)
   state                installed version, slot, cap, events, link counters, overwrites
@@ -205,7 +206,8 @@ def main():
                 polls = d.feed(unhexlify(words[1]), int(words[2]), cmd == "heap")
                 print(cmd, polls, hexlify(d.port.out[: d.port.olen]).decode())
             elif cmd == "event":
-                at = [1, int(words[4]), int(words[5])] if len(words) > 5 else [0, 0, 0]
+                origin = (int(words[6]) & 0x7F) << 1 if len(words) > 6 else 0
+                at = [1 | origin, int(words[4]), int(words[5])] if len(words) > 5 else [0, 0, 0]
                 print("event", d.events.append(int(words[1]), int(words[2]), int(words[3]), *at))
             elif cmd == "cut":
                 d.dev.cut_after = int(words[1])

@@ -79,12 +79,12 @@ YARD = compile_doc(collection(feature("Polygon", [ring([(-60, -60), (60, -60), (
 SPOT = to_lonlat((23.4, -41.7))          # lon, lat: where the event happened, 7 decimals
 SPOT_XY = YARD.device_xy(*SPOT)          # ... as the device's fence puts it (dm east, north of the origin)
 LOCATED = ["geometry 256 8 3 1", f"provision {KEY.provision_record().hex()}", "event 1 0 0",
-           f"event 15 2500 {65536 + 1000} {SPOT_XY[0]} {SPOT_XY[1]}"]
+           f"event 15 2500 {65536 + 1000} {SPOT_XY[0]} {SPOT_XY[1]} 3"]   # under version 3's zones
 
 
-def zoned(tmp_path: Path) -> Path:
-    path = tmp_path / "zoned.bin"
-    path.write_bytes(ConfigBlob(KEY.device, 3, {}, TABLES, YARD.table.blob).sign(KEY.key))
+def zoned(tmp_path: Path, version: int = 3) -> Path:
+    path = tmp_path / f"zoned-v{version}.bin"
+    path.write_bytes(ConfigBlob(KEY.device, version, {}, TABLES, YARD.table.blob).sign(KEY.key))
     return path
 
 
@@ -124,6 +124,26 @@ def test_without_zones_positions_stay_decimetres_said_so_or_come_from_a_given_bl
         assert zone["position"]["lat"] == pytest.approx(SPOT[1], abs=1.2e-6)
         code, _, err = run(["device", "events", "--port", port, "--config", str(tmp_path / "none.bin")], capsys)
         assert code == 2 and f"{tmp_path / 'none.bin'}: No such file" in err
+
+
+@on_micropython
+def test_positions_recorded_under_another_configuration_are_not_converted_with_this_one(tmp_path, capsys):
+    # The event happened under version 2's zones; version 3 is installed now. Its origin may
+    # not be version 2's (a new zones file moves it), so the position stays in decimetres.
+    script = LOCATED[:-1] + [f"event 15 2500 {65536 + 1000} {SPOT_XY[0]} {SPOT_XY[1]} 2"]
+    with pty_device(script) as port:
+        assert run(["config", "push", str(zoned(tmp_path)), "--port", port], capsys)[0] == 0
+        code, out, err = run(["device", "events", "--port", port, "--json"], capsys)
+        assert code == 0
+        zone = next(e for e in json.loads(out) if e["name"] == "zone_tightened")
+        assert zone["position"] is None and (zone["x_dm"], zone["y_dm"]) == SPOT_XY and zone["origin_tag"] == 2
+        assert f"recorded under configuration version 2 (mod 128)" in err and f"{port} has version 3" in err
+        # The configuration it ran with converts it.
+        code, out, err = run(["device", "events", "--port", port, "--json", "--config", str(zoned(tmp_path, 2))],
+                             capsys)
+        assert code == 0 and err == ""
+        zone = next(e for e in json.loads(out) if e["name"] == "zone_tightened")
+        assert zone["position"]["lat"] == pytest.approx(SPOT[1], abs=1.2e-6)
 
 
 @on_micropython

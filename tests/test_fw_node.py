@@ -117,6 +117,21 @@ def test_events_are_persisted_and_survive_a_reset():
     assert events.BOOT in codes and events.STATE_CHANGE in codes
 
 
+def test_events_name_the_configuration_whose_origin_their_positions_use():
+    # flags bits 1-7: the running version's low bits (keigov device events converts only
+    # the positions taken under the zones it converts with).
+    dev = provisioned()
+    assert node(dev).install(signed(version=130, cap_ckph=5000)) == link.OK
+    n = node(dev)
+    n.app.log.locate(120, -45)
+    n.app.log.record(events.ZONE_TIGHTENED, 10, 0)
+    n.step(10)                         # persisted: at most one event per period
+    stored = n.events
+    rec = bytearray(32)
+    assert stored.read(stored.next_seq - 1, rec, 0) and rec[4] == events.ZONE_TIGHTENED
+    assert rec[5] == 1 | (130 & 0x7F) << 1
+
+
 def test_clear_faults_is_refused_during_a_fault_and_clears_the_overspeed_latch():
     n = node(provisioned())
     bench = drive(n)

@@ -7,7 +7,8 @@ ring overflows the oldest records are overwritten and `dropped` counts them.
 The position comes from whoever knows it (core/zonestate.py, from the last good GNSS fix):
 `locate(x, y)` stamps every later record with it (`flags` bit 0, x/y in decimetres
 east/north of the zone table's origin) until `unlocate()`, so a record taken by any module
-says where the vehicle was without that module knowing about GNSS.
+says where the vehicle was without that module knowing about GNSS. `flags` bits 1-7 say
+whose origin: the low bits of the running configuration's version (core/node.py).
 """
 from array import array
 from micropython import const
@@ -83,8 +84,15 @@ class EventLog:
         self.count = 0      # events ever recorded (the newest is count - 1)
         self.dropped = 0    # overwritten before a reader took them
         self._flags = 0     # stamped on every record: 1 (evstore.FLAG_POSITION) when _x/_y are known
+        self._origin = 0    # ... with bits 1-7: the configuration the position is relative to (set_origin)
         self._x = 0
         self._y = 0
+
+    def set_origin(self, version):
+        """Positions are east/north of the origin of configuration `version`'s zones: its low
+        7 bits go into bits 1-7 of every record's flags, so a reader converting them with
+        another configuration's origin can tell (a new zones file moves the origin)."""
+        self._origin = (version & 0x7F) << 1
 
     def locate(self, x, y):
         """Records from now on happened at (x, y), dm from the zone table's origin."""
@@ -101,7 +109,7 @@ class EventLog:
         self.code[i] = code
         self.time[i] = now
         self.value[i] = value
-        self.flags[i] = self._flags
+        self.flags[i] = self._flags | self._origin
         self.x[i] = self._x
         self.y[i] = self._y
         self.count += 1

@@ -60,6 +60,7 @@ class Node:
         self.cfg = st.cfg
         self.fence = installed_zones(st.store)
         self.app = Governor(can, watchdog, table, st.cfg, fence=self.fence)
+        self.app.log.set_origin(st.store.running_version)   # the zones positions are relative to
         self.events = st.events
         self.service = service.DeviceService(FIRMWARE_VERSION, board, service.GovernorStatus(self.app),
                                              st.store, st.events, self.clear_faults)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from keigov.config import blob as cfgblob
@@ -91,22 +91,35 @@ def _status(args: argparse.Namespace) -> int:
 
 
 FLAG_POSITION = consts("core/evstore.py")["FLAG_POSITION"]
+ORIGIN_MASK = 0x7F     # flags bits 1-7: the low bits of the version whose zones' origin a position uses
 
 
 def event_names() -> dict[int, str]:
     return {v: k.lower() for k, v in consts("core/events.py").items()}
 
 
-def zone_projection(data: bytes, where: str) -> Projection | None:
-    """The projection of a configuration's zones (None without zones): the device gives
-    event positions in decimetres east/north of its origin."""
-    zones = cfgblob.parse(data, where).zones
-    return None if zones is None else read_projection(zones, f"{where}: zones section")
+@dataclass(frozen=True)
+class Origin:
+    """What event positions are converted with: a configuration's zone projection, and
+    the low bits of its version that the device stamps on each event (flags bits 1-7)."""
+
+    projection: Projection
+    tag: int
+    version: int
 
 
-def _events_projection(args: argparse.Namespace, client: DeviceClient) -> Projection | None:
+def zone_origin(data: bytes, where: str) -> Origin | None:
+    """The origin of a configuration's zones (None without zones): the device gives event
+    positions in decimetres east/north of it."""
+    blob = cfgblob.parse(data, where)
+    if blob.zones is None:
+        return None
+    return Origin(read_projection(blob.zones, f"{where}: zones section"), blob.version & ORIGIN_MASK, blob.version)
+
+
+def _events_origin(args: argparse.Namespace, client: DeviceClient) -> Origin | None:
     if args.config is not None:
-        return zone_projection(cfgblob.read_blob(args.config), str(args.config))
+        return zone_origin(cfgblob.read_blob(args.config), str(args.config))
     info = client.info()
     if info.config_slot is None:
         return None
@@ -114,15 +127,16 @@ def _events_projection(args: argparse.Namespace, client: DeviceClient) -> Projec
         print(f"note: {args.port} runs configuration version {info.running_version or '(defaults)'}; positions "
               f"are converted with the zones of version {info.config_version}, installed for the next boot",
               file=sys.stderr)
-    return zone_projection(client.config_pull(), args.port)
+    return zone_origin(client.config_pull(), args.port)
 
 
-def _event_record(e: Event, name: str, proj: Projection | None) -> dict[str, object]:
+def _event_record(e: Event, name: str, origin: Origin | None) -> dict[str, object]:
     record: dict[str, object] = {k: v for k, v in asdict(e).items() if k not in ("x", "y")}
     known = bool(e.flags & FLAG_POSITION)
-    record |= {"name": name, "x_dm": e.x if known else None, "y_dm": e.y if known else None, "position": None}
-    if known and proj is not None:
-        record["position"] = proj.position(e.x, e.y)
+    record |= {"name": name, "x_dm": e.x if known else None, "y_dm": e.y if known else None,
+               "origin_tag": e.flags >> 1 if known else None, "position": None}
+    if known and origin is not None and e.flags >> 1 == origin.tag:
+        record["position"] = origin.projection.position(e.x, e.y)
     return record
 
 
@@ -131,21 +145,27 @@ def _events(args: argparse.Namespace) -> int:
     with open_client(args) as client:
         events = list(client.events(args.since))
         located = any(e.flags & FLAG_POSITION for e in events)
-        proj = _events_projection(args, client) if located else None
-    records = [_event_record(e, names.get(e.code, f"code_{e.code}"), proj) for e in events]
+        origin = _events_origin(args, client) if located else None
+    records = [_event_record(e, names.get(e.code, f"code_{e.code}"), origin) for e in events]
+    # Positions taken under another configuration's zones: this one's origin is not theirs.
+    foreign = sorted({int(e.flags) >> 1 for e in events if e.flags & FLAG_POSITION} - {origin.tag}) if origin else []
+    if origin is not None and foreign:
+        print(f"note: events recorded under configuration version {' or '.join(map(str, foreign))} (mod 128) keep "
+              f"their positions in decimetres: {args.config or args.port} has version {origin.version}, whose zones "
+              "may have another origin; give the configuration they ran with as --config CONFIG.bin", file=sys.stderr)
     if args.json:
         print(json.dumps(records, indent=2))
         return 0
     if not events:
         print(f"{args.port}: no events")
         return 0
-    print(f"{'seq':>6}  {'time_ms':>10}  {'event':<20}  {'value':>8}  position" + (" (lat, lon)" if proj else ""))
+    print(f"{'seq':>6}  {'time_ms':>10}  {'event':<20}  {'value':>8}  position" + (" (lat, lon)" if origin else ""))
     for r in records:
         pos = r["position"]
         where = (f"{pos['lat']:.7f}, {pos['lon']:.7f}" if isinstance(pos, dict)
                  else "-" if r["x_dm"] is None else f"x {r['x_dm']} dm, y {r['y_dm']} dm")
         print(f"{r['seq']:>6}  {r['time_ms']:>10}  {r['name']:<20}  {r['value']:>8}  {where}")
-    if located and proj is None:
+    if located and origin is None:
         print(f"positions: decimetres east (x) and north (y) of the zone origin; "
               f"{args.config or args.port} has no zones to give them in degrees")
     return 0
