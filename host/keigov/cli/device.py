@@ -124,9 +124,8 @@ def _events_origin(args: argparse.Namespace, client: DeviceClient) -> Origin | N
     if info.config_slot is None:
         return None
     if info.running_version != info.config_version:
-        print(f"note: {args.port} runs configuration version {info.running_version or '(defaults)'}; positions "
-              f"are converted with the zones of version {info.config_version}, installed for the next boot",
-              file=sys.stderr)
+        print(f"note: {args.port} runs configuration version {info.running_version or '(defaults)'}; version "
+              f"{info.config_version}, installed for the next boot, is the one read here", file=sys.stderr)
     return zone_origin(client.config_pull(), args.port)
 
 
