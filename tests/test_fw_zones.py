@@ -209,9 +209,11 @@ def test_a_persisted_event_says_where_it_happened(demo):
         assert store.read(seq, rec, 0)
         records.append((rec[4], rec[5], int.from_bytes(rec[14:18], "little", signed=True),
                         int.from_bytes(rec[18:22], "little", signed=True)))
-    assert records[0][:2] == (events.BOOT, 0)                     # no fix yet: no position
+    assert records[0][0] == events.BOOT and not records[0][1] & evstore.FLAG_POSITION   # no fix yet: no position
     code, flags, x, y = next(r for r in records if r[0] == events.LOCKOUT_ENGAGED)
-    assert flags == evstore.FLAG_POSITION
+    # Positioned, east/north of the origin of the running configuration's zones (bits 1-7: its version).
+    version = bench.node.stored.store.running_version
+    assert version and flags == evstore.FLAG_POSITION | (version & 0x7F) << 1
     lat, lon = lat_lon((220.8, 19.1))
     ex, ey = demo.device_xy(lon, lat)
     assert abs(x - ex) <= 15 and abs(y - ey) <= 15                # dm: the fix that entered the ramp
