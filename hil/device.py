@@ -29,7 +29,6 @@ _FRAME, _TICK, _QUIT, _EVENT, _DONE, _BATCH = 70, 84, 81, 69, 68, 66
 BATCH_BYTES = 8192          # the sim board's batch buffer (firmware/boards/sim.py _BATCH)
 _HDR = struct.Struct("<BBxxI")
 _TICK_HDR = struct.Struct("<BBBxI")     # T: byte 2 = the device's polling budget in 10 us
-_TICK_BATCH = _HDR.pack(_BATCH, 0, _TICK_HDR.size)   # the B header of a lone T record
 _POLL_S = 500e-6                        # polling budget of both ends on a quiet machine
 _SAMPLE_EVERY = 8                       # periods between looks at the machine's run queue
 
@@ -151,12 +150,8 @@ class DeviceProcess:
 
     def begin_step(self, t_ms: int, frames: list[tuple[int, bytes, bool]]) -> None:
         """The period's frames and its T record, in B records the device reads whole."""
-        tick = _TICK_HDR.pack(_TICK, 0, round(self._poll_s * 1e5), t_ms & 0x3FFFFFFF)
-        if not frames:      # two periods in five: the T record alone
-            self.send(_TICK_BATCH + tick)
-            return
         records = [self.frame_record(i, d, e) for i, d, e in frames]
-        records.append(tick)
+        records.append(_TICK_HDR.pack(_TICK, 0, round(self._poll_s * 1e5), t_ms & 0x3FFFFFFF))
         self.send(b"".join(_batches(records)))
 
     def end_step(self) -> StepOutput:
@@ -288,6 +283,9 @@ class DeviceProcess:
 
 def _batches(records: list[bytes]) -> list[bytes]:
     """The records behind B headers, each batch at most BATCH_BYTES of whole records."""
+    total = sum(map(len, records))
+    if total <= BATCH_BYTES:     # a lock-step period: one batch
+        return [_HDR.pack(_BATCH, 0, total), *records] if records else []
     out: list[bytes] = []
     start = size = 0
     for i, record in enumerate(records):

@@ -40,7 +40,7 @@ def node(dev: MemStorage) -> Node:
 
 def provisioned() -> MemStorage:
     dev = flash()     # as flashing does: the record written before the device's first boot
-    persist.store_provision(persist.Layout(dev, SLOTS, EVENTS).prov, KEY.provision_record())
+    persist.provision(dev, SLOTS, EVENTS, KEY.provision_record())
     return dev
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Iterator
 
 import can
 import pytest
@@ -20,6 +21,19 @@ CASES = [
 ]
 
 
+Buses = tuple[can.BusABC, can.BusABC]
+
+
+@pytest.fixture
+def buses() -> Iterator[Buses]:
+    """Two buses on a fresh virtual channel: (sender's, receiver's)."""
+    channel = f"test-{uuid.uuid4().hex[:8]}"
+    tx, rx = open_bus("virtual", channel), open_bus("virtual", channel)
+    yield tx, rx
+    tx.shutdown()
+    rx.shutdown()
+
+
 @pytest.mark.parametrize("fields", CASES)
 def test_deep_copy_equals_python_cans(fields: dict) -> None:
     fast = FastCopyMessage(**fields)
@@ -31,53 +45,37 @@ def test_deep_copy_equals_python_cans(fields: dict) -> None:
     assert ours.data == theirs.data, "the copy must not share the payload"
 
 
-def test_virtual_bus_delivers_the_message() -> None:
-    channel = f"test-{uuid.uuid4().hex[:8]}"
-    tx, rx = open_bus("virtual", channel), open_bus("virtual", channel)
-    try:
-        sent = FastCopyMessage(arbitration_id=0x210, data=b"\x01\x02\x03", is_extended_id=False)
-        tx.send(sent)
-        got = rx.recv(timeout=1.0)
-        assert got is not None and got.arbitration_id == 0x210 and bytes(got.data) == b"\x01\x02\x03"
-        assert not got.is_extended_id and got is not sent
-    finally:
-        tx.shutdown()
-        rx.shutdown()
+def test_virtual_bus_delivers_the_message(buses: Buses) -> None:
+    tx, rx = buses
+    sent = FastCopyMessage(arbitration_id=0x210, data=b"\x01\x02\x03", is_extended_id=False)
+    tx.send(sent)
+    got = rx.recv(timeout=1.0)
+    assert got is not None and got.arbitration_id == 0x210 and bytes(got.data) == b"\x01\x02\x03"
+    assert not got.is_extended_id and got is not sent
 
 
-
-def test_sender_reuses_one_message_per_id_and_each_receiver_gets_its_own_copy() -> None:
-    channel = f"test-{uuid.uuid4().hex[:8]}"
-    tx, rx = open_bus("virtual", channel), open_bus("virtual", channel)
-    try:
-        sender = Sender(tx)
-        sender.send(0x0B0, b"\x01\x02\x03\x04\x05\x06\x07\x08", False)
-        sender.send(0x0B0, b"\x09\x0a", False)                     # shorter payload, same id
-        sender.send(0x0B0, b"\x0b" * 8, True)                      # same number, extended: another frame
-        got = [rx.recv(timeout=1.0) for _ in range(3)]
-        assert [(m.arbitration_id, m.is_extended_id, bytes(m.data), m.dlc) for m in got] == [
-            (0x0B0, False, b"\x01\x02\x03\x04\x05\x06\x07\x08", 8), (0x0B0, False, b"\x09\x0a", 2),
-            (0x0B0, True, b"\x0b" * 8, 8)]
-        assert len(sender._messages) == 2
-    finally:
-        tx.shutdown()
-        rx.shutdown()
+def test_sender_reuses_one_message_per_id_and_each_receiver_gets_its_own_copy(buses: Buses) -> None:
+    tx, rx = buses
+    sender = Sender(tx)
+    sender.send(0x0B0, b"\x01\x02\x03\x04\x05\x06\x07\x08", False)
+    sender.send(0x0B0, b"\x09\x0a", False)                     # shorter payload, same id
+    sender.send(0x0B0, b"\x0b" * 8, True)                      # same number, extended: another frame
+    got = [rx.recv(timeout=1.0) for _ in range(3)]
+    assert [(m.arbitration_id, m.is_extended_id, bytes(m.data), m.dlc) for m in got] == [
+        (0x0B0, False, b"\x01\x02\x03\x04\x05\x06\x07\x08", 8), (0x0B0, False, b"\x09\x0a", 2),
+        (0x0B0, True, b"\x0b" * 8, 8)]
+    assert len(sender._messages) == 2
 
 
-def test_receive_waits_for_the_frames_it_is_owed_skips_error_frames_and_settles() -> None:
-    channel = f"test-{uuid.uuid4().hex[:8]}"
-    tx, rx = open_bus("virtual", channel), open_bus("virtual", channel)
-    try:
-        sender = Sender(tx)
-        tx.send(can.Message(arbitration_id=0x1, is_error_frame=True))
-        for k in range(3):
-            sender.send(0x100 + k, bytes([k]), False)
-        owed = receive(rx, 2, settle=False, what="test")
-        assert [m.arbitration_id for m in owed] == [0x100, 0x101]      # the error frame is not one of them
-        assert [m.arbitration_id for m in receive(rx, 0, settle=True, what="test")] == [0x102]
-        assert receive(rx, 0, settle=False, what="test") == []
-        with pytest.raises(EnvironmentProblem, match=r"frames back: 0 of 1 frames arrived within 0.05 s"):
-            receive(rx, 1, settle=False, what="frames back", wait_s=0.05)
-    finally:
-        tx.shutdown()
-        rx.shutdown()
+def test_receive_waits_for_the_frames_it_is_owed_skips_error_frames_and_settles(buses: Buses) -> None:
+    tx, rx = buses
+    sender = Sender(tx)
+    tx.send(can.Message(arbitration_id=0x1, is_error_frame=True))
+    for k in range(3):
+        sender.send(0x100 + k, bytes([k]), False)
+    owed = receive(rx, 2, settle=False, what="test")
+    assert [m.arbitration_id for m in owed] == [0x100, 0x101]      # the error frame is not one of them
+    assert [m.arbitration_id for m in receive(rx, 0, settle=True, what="test")] == [0x102]
+    assert receive(rx, 0, settle=False, what="test") == []
+    with pytest.raises(EnvironmentProblem, match=r"frames back: 0 of 1 frames arrived within 0.05 s"):
+        receive(rx, 1, settle=False, what="frames back", wait_s=0.05)

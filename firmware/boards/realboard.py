@@ -68,8 +68,7 @@ def open_flash(block_size, slot_blocks, event_blocks):
 
 def provision(record, block_size, slot_blocks, event_blocks):
     """From the REPL at flashing time (keigov flash): the next boot reads it."""
-    dev = open_flash(block_size, slot_blocks, event_blocks)
-    persist.store_provision(persist.Layout(dev, slot_blocks, event_blocks).prov, record)
+    persist.provision(open_flash(block_size, slot_blocks, event_blocks), slot_blocks, event_blocks, record)
 
 
 class StdioPort:

@@ -266,11 +266,8 @@ def open_flash(storage_dir):
 def provision(record, argv=None):
     """Flashing-time provisioning from the REPL (keigov flash): write the host's record
     to this board's flash; it is read at the next boot."""
-    _store_provision(open_flash(_options(sys.argv[1:] if argv is None else argv)["storage"]), record)
-
-
-def _store_provision(flash, record):
-    persist.store_provision(persist.Layout(flash, SLOT_BLOCKS, EVENT_BLOCKS).prov, record)
+    persist.provision(open_flash(_options(sys.argv[1:] if argv is None else argv)["storage"]), SLOT_BLOCKS,
+                      EVENT_BLOCKS, record)
 
 
 class SimBoard:
@@ -280,7 +277,7 @@ class SimBoard:
         self.watchdog = SimWatchdog()
         self.flash = open_flash(storage_dir)
         if provision is not None:  # flashing-time provisioning (--provision): the boot below reads it
-            _store_provision(self.flash, provision)
+            persist.provision(self.flash, SLOT_BLOCKS, EVENT_BLOCKS, provision)
         self.port = port
         self.link = StdioLink(*can) if can else StdioLink()
         self._evbuf = bytearray(14)

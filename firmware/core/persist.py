@@ -256,6 +256,11 @@ def load_provision(region):
     return Provision(bytes(b[8:24]), bytes(b[24:56]), cap_min, cap_max, b[5])
 
 
+def provision(dev, slot_blocks, event_blocks, record):
+    """Flashing-time provisioning of a device's flash `dev`: its next boot reads the record."""
+    store_provision(Layout(dev, slot_blocks, event_blocks).prov, record)
+
+
 def store_provision(region, record):
     """Write a provisioning record made by the host (erases the block first)."""
     if len(record) != PROV_SIZE:

@@ -104,8 +104,11 @@ class Origin:
     the low bits of its version that the device stamps on each event (flags bits 1-7)."""
 
     projection: Projection
-    tag: int
     version: int
+
+    @property
+    def tag(self) -> int:
+        return self.version & ORIGIN_MASK
 
 
 def zone_origin(data: bytes, where: str) -> Origin | None:
@@ -114,7 +117,7 @@ def zone_origin(data: bytes, where: str) -> Origin | None:
     blob = cfgblob.parse(data, where)
     if blob.zones is None:
         return None
-    return Origin(read_projection(blob.zones, f"{where}: zones section"), blob.version & ORIGIN_MASK, blob.version)
+    return Origin(read_projection(blob.zones, f"{where}: zones section"), blob.version)
 
 
 def _events_origin(args: argparse.Namespace, client: DeviceClient) -> Origin | None:
