@@ -83,9 +83,10 @@ def receive(bus: can.BusABC, at_least: int, *, settle: bool, what: str, wait_s: 
     nothing. Error and remote frames are skipped: no node of the rig uses them.
     """
     frames: list[can.Message] = []
+    recv = bus.recv
     deadline = None
     while len(frames) < at_least:
-        msg = bus.recv(timeout=0.01)
+        msg = recv(0.01)
         if msg is None:
             now = time.monotonic()
             if deadline is None:
@@ -93,10 +94,10 @@ def receive(bus: can.BusABC, at_least: int, *, settle: bool, what: str, wait_s: 
             elif now > deadline:
                 raise EnvironmentProblem(f"{what}: {len(frames)} of {at_least} frames arrived within {wait_s} s; "
                                          "is the channel shared with a busy bus?")
-        elif not msg.is_error_frame and not msg.is_remote_frame:
+        elif not (msg.is_error_frame or msg.is_remote_frame):
             frames.append(msg)
-    while settle and (msg := bus.recv(timeout=0)) is not None:
-        if not msg.is_error_frame and not msg.is_remote_frame:
+    while settle and (msg := recv(0)) is not None:
+        if not (msg.is_error_frame or msg.is_remote_frame):
             frames.append(msg)
     return frames
 

@@ -1,11 +1,11 @@
 """The firmware as a child process, spoken to in sim-board records over its stdio.
 
-Lock-step: `begin_step(t_ms, frames)` hands the device every frame that reached it since
-the last period and starts exactly one control period, all in one B record (the device
-reads a period in two reads); `end_step()` returns what the device sent in its oldest
-period not yet collected, the events it recorded and how long its step took. The device
-runs periods in order, so a caller may start period k before collecting period k-1 and
-work while the device computes (the rig does: see rig.py); `step()` is both at once.
+Lock-step: `begin_step(t_ms, records)` hands the device every frame that reached it since
+the last period (as `frame_record`s) and starts exactly one control period, all in one B
+record (the device reads a period in two reads); `end_step()` returns what the device
+sent in its oldest period not yet collected, the events it recorded and how long its
+step took. The device runs periods in order, so a caller may start period k before
+collecting period k-1 and work while the device computes (the rig does: see rig.py).
 Both ends poll before blocking while the machine is quiet (see Contention); each T record
 tells the device for how long.
 """
@@ -141,16 +141,12 @@ class DeviceProcess:
             self._crashed()
 
     @staticmethod
-    def frame_record(frame_id: int, data: bytes, extended: bool = False) -> bytes:
-        return _HDR.pack(_FRAME, len(data), frame_id | (0x20000000 if extended else 0)) + bytes(data)
+    def frame_record(frame_id: int, data: bytes | bytearray, extended: bool = False) -> bytes:
+        return _HDR.pack(_FRAME, len(data), frame_id | (0x20000000 if extended else 0)) + data
 
-    def step(self, t_ms: int, frames: list[tuple[int, bytes, bool]]) -> StepOutput:
-        self.begin_step(t_ms, frames)
-        return self.end_step()
-
-    def begin_step(self, t_ms: int, frames: list[tuple[int, bytes, bool]]) -> None:
-        """The period's frames and its T record, in B records the device reads whole."""
-        records = [self.frame_record(i, d, e) for i, d, e in frames]
+    def begin_step(self, t_ms: int, records: list[bytes]) -> None:
+        """The period's frame records and its T record, in B records the device reads whole
+        (`records` is the caller's: the T record is appended to it)."""
         records.append(_TICK_HDR.pack(_TICK, 0, round(self._poll_s * 1e5), t_ms & 0x3FFFFFFF))
         self.send(b"".join(_batches(records)))
 

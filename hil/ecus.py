@@ -29,7 +29,6 @@ STATUS_FLAGS = (
 )
 
 Frame = tuple[int, bytes, bool]
-_NONE: frozenset[str] = frozenset()
 _IGNORED: tuple[None, None, int] = (None, None, 0)
 
 
@@ -59,6 +58,8 @@ class VehicleNodes:
         self.last_fix: GnssFix | None = None
         self.pedal_sent = 0.0  # the pedal as the governor last received it
         self._frozen: dict[str, bytes] = {}
+        # Messages a fault tampers with take the slow path; the others are packed straight.
+        self._tampered = frozenset(f.message for f in faults if f.kind != "wheel_bias")
         # Frames the vehicle's nodes read: id -> (message name, the checksum the motor
         # controller checks, as a function of the payload, or None; the checksum's byte).
         self._receives: dict[int, tuple[str | None, Callable[[bytes], int] | None, int]] = {}
@@ -96,8 +97,16 @@ class VehicleNodes:
 
     def _emit(self, frames: list[Frame], t_s: float, name: str, values: dict[str, float],
               counter: int | None = None) -> None:
-        kinds = {f.kind for f in self.faults
-                 if f.message == name and f.active(t_s) and f.kind != "wheel_bias"} if self.faults else _NONE
+        if name in self._tampered:
+            self._emit_tampered(frames, t_s, name, values, counter)
+        else:
+            fid, data = self.packer.framer(name)(values, counter)
+            frames.append((fid, data, False))
+
+    def _emit_tampered(self, frames: list[Frame], t_s: float, name: str, values: dict[str, float],
+                       counter: int | None) -> None:
+        """A message some fault of the scenario tampers with, as its fault says when active."""
+        kinds = {f.kind for f in self.faults if f.message == name and f.active(t_s) and f.kind != "wheel_bias"}
         if "stop" in kinds:
             self.packer.pack(name, values, counter=counter)  # the sender's counter keeps running
             return

@@ -39,7 +39,7 @@ from keigov.report.results import RunResult
 from keigov_hil.bus import Sender, open_bus, receive
 from keigov_hil.device import DeviceEvent, DeviceProcess, StepOutput
 from keigov_hil.driver import Driver
-from keigov_hil.ecus import Frame, GovernorView, VehicleNodes
+from keigov_hil.ecus import GovernorView, VehicleNodes
 from keigov_hil.gnss import GnssReceiver, Route
 from keigov_hil.runtimes import Runtime
 from keigov_hil.scenario import Scenario
@@ -125,13 +125,15 @@ class _Bridge:
         self.to_device = 0
         self.from_device = 0
 
-    def collect(self, expected: int) -> list[Frame]:
-        """Frames that reached the device's side: at least `expected` (the rig's own)."""
+    def collect(self, expected: int) -> list[bytes]:
+        """The device's records of the frames that reached its side: at least `expected`
+        (the rig's own)."""
         assert self.bus is not None
-        frames = [(m.arbitration_id, bytes(m.data), m.is_extended_id)
-                  for m in receive(self.bus, expected, settle=not self.private, what="frames to the device")]
-        self.to_device += len(frames)
-        return frames
+        record = DeviceProcess.frame_record
+        records = [record(m.arbitration_id, m.data, m.is_extended_id)
+                   for m in receive(self.bus, expected, settle=not self.private, what="frames to the device")]
+        self.to_device += len(records)
+        return records
 
     def send(self, frames: list[tuple[int, bytes]]) -> None:
         assert self.sender is not None
@@ -231,9 +233,9 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     vehicle_tx.send(fid, data, ext)
                 if lockstep:
                     assert device is not None
-                    collected = bridge.collect(len(frames))
+                    records = bridge.collect(len(frames))
                     watch.lap(BUS_TO_DEVICE)
-                    device.begin_step(t_ms, collected)
+                    device.begin_step(t_ms, records)
                     watch.lap(LINK_WRITE)
                     if len(pending) >= latency:
                         out = device.end_step()
@@ -285,7 +287,7 @@ def _bridge_realtime(device: DeviceProcess, bridge: _Bridge, events: list[dict],
     assert bridge.bus is not None
     records = []
     while (msg := bridge.bus.recv(timeout=0)) is not None:
-        records.append(device.frame_record(msg.arbitration_id, bytes(msg.data), msg.is_extended_id))
+        records.append(device.frame_record(msg.arbitration_id, msg.data, msg.is_extended_id))
         bridge.to_device += 1
     if records:
         device.send(b"".join(records))

@@ -188,7 +188,7 @@ class VirtualBoard:
             msg = bus.recv(timeout=0.1) if bus is not None else None
             if msg is None or msg.is_error_frame or msg.is_remote_frame:
                 continue
-            record = DeviceProcess.frame_record(msg.arbitration_id, bytes(msg.data), msg.is_extended_id)
+            record = DeviceProcess.frame_record(msg.arbitration_id, msg.data, msg.is_extended_id)
             with self._lock:
                 fd = self._to_mcu
                 try:

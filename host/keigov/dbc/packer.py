@@ -195,7 +195,7 @@ class TablePacker(FramePacker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._compiled: dict[str, MessagePacker] = {}
-        self._frames: dict[str, Callable[..., bytes | None] | None] = {}
+        self._framers: dict[str, Callable[..., tuple[int, bytes]]] = {}
 
     def compiled(self, name: str) -> MessagePacker:
         packer = self._compiled.get(name)
@@ -212,16 +212,36 @@ class TablePacker(FramePacker):
 
     def pack(self, name: str, values: dict[str, float], *, counter: int | None = None,
              corrupt_checksum: bool = False, source_address: int | None = None) -> tuple[int, bytes]:
-        frame = self._frames[name] if name in self._frames else self._frame_function(name)
-        if frame is not None and not corrupt_checksum and source_address is None:
-            plan = self.plan(name)
-            if plan.counter:
-                counter = self._count(name, counter)
-            data = frame(values, counter or 0)
-            if data is not None:
-                return plan.msg.frame_id, data
-        return super().pack(name, values, counter=counter, corrupt_checksum=corrupt_checksum,
-                            source_address=source_address)
+        if corrupt_checksum or source_address is not None:
+            return super().pack(name, values, counter=counter, corrupt_checksum=corrupt_checksum,
+                                source_address=source_address)
+        framer = self._framers.get(name)
+        return (framer or self.framer(name))(values, counter)
+
+    def framer(self, name: str) -> Callable[..., tuple[int, bytes]]:
+        """`pack(name, values, counter=counter)` as a function `(values, counter=None)` of
+        this one message, its lookups done once: a node that sends the message hundreds
+        of times a second keeps it and calls it directly."""
+        framer = self._framers.get(name)
+        if framer is not None:
+            return framer
+        frame = self._frame_function(name)
+        plan = self.plan(name)
+        frame_id = plan.msg.frame_id
+        count = self._count if plan.counter else None
+        checked = super().pack     # FramePacker's steps: the same frame, or the error
+
+        def framed(values: dict[str, float], counter: int | None = None) -> tuple[int, bytes]:
+            if frame is not None:
+                if count is not None:
+                    counter = count(name, counter)
+                data = frame(values, counter or 0)
+                if data is not None:
+                    return frame_id, data
+            return checked(name, values, counter=counter)
+
+        self._framers[name] = framed
+        return framed
 
     def _frame_function(self, name: str) -> Callable[..., bytes | None] | None:
         """The compiled frame of a message with its counter and checksum, or None when the
@@ -236,8 +256,6 @@ class TablePacker(FramePacker):
             except ValueError:
                 zero_ok = False
             if not zero_ok:
-                self._frames[name] = None
                 return None
             checksum_of = (plan.checksum, checksum_function(plan.scheme, plan.msg.frame_id, plan.checksum_byte))
-        frame = self._frames[name] = _specialize(packer.fields, packer.length, plan.counter, checksum_of)
-        return frame
+        return _specialize(packer.fields, packer.length, plan.counter, checksum_of)
