@@ -82,6 +82,13 @@ class Route:
                 raise ValueError(f"Route segment {i}: {seg_m / 1000:.0f} km is longer than {_MAX_SEGMENT_M / 1000:.0f} km")
             self._starts_m.append(self._starts_m[-1] + seg_m)
             self._headings_deg.append(initial_bearing_deg(*a, *b))
+        # What position_at needs of each segment, worked out once (the rig asks every period):
+        # its start, its end vectors, its angle at the earth's centre and that angle's sine.
+        self._segments: list[tuple[float, Vec3, Vec3, float, float, float]] = []
+        for i, heading in enumerate(self._headings_deg):
+            delta = (self._starts_m[i + 1] - self._starts_m[i]) / EARTH_RADIUS_M
+            self._segments.append((self._starts_m[i], self._vectors[i], self._vectors[i + 1], delta, math.sin(delta),
+                                   heading))
 
     @classmethod
     def straight(cls, lat_deg: float, lon_deg: float, heading_deg: float, length_m: float) -> Route:
@@ -101,11 +108,14 @@ class Route:
     def position_at(self, distance_m: float) -> tuple[float, float, float]:
         """(lat_deg, lon_deg, heading_deg) at `distance_m` along the route; heading is the initial
         bearing of the segment the point lies on (or is extrapolated from, outside the route)."""
-        i = min(max(bisect.bisect_right(self._starts_m, distance_m) - 1, 0), len(self._headings_deg) - 1)
-        seg_start = self._starts_m[i]
-        seg_m = self._starts_m[i + 1] - seg_start
-        lat, lon = _slerp(self._vectors[i], self._vectors[i + 1], seg_m, distance_m - seg_start)
-        return lat, lon, self._headings_deg[i]
+        i = min(max(bisect.bisect_right(self._starts_m, distance_m) - 1, 0), len(self._segments) - 1)
+        start, a, b, delta, sin_delta, heading = self._segments[i]
+        # The point that far from a on the great circle through a and b (any sign, past b included).
+        along = (distance_m - start) / EARTH_RADIUS_M
+        wa = math.sin(delta - along) / sin_delta
+        wb = math.sin(along) / sin_delta
+        x, y, z = wa * a[0] + wb * b[0], wa * a[1] + wb * b[1], wa * a[2] + wb * b[2]
+        return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x)), heading
 
 
 @dataclass
@@ -206,12 +216,3 @@ def _wrap_lon(lon_deg: float) -> float:
 def _to_vec(lat_deg: float, lon_deg: float) -> Vec3:
     p, lam = math.radians(lat_deg), math.radians(lon_deg)
     return (math.cos(p) * math.cos(lam), math.cos(p) * math.sin(lam), math.sin(p))
-
-
-def _slerp(a: Vec3, b: Vec3, seg_m: float, along_m: float) -> tuple[float, float]:
-    """Point `along_m` from a on the great circle through a and b (any sign, past b included)."""
-    delta = seg_m / EARTH_RADIUS_M
-    wa = math.sin(delta - along_m / EARTH_RADIUS_M) / math.sin(delta)
-    wb = math.sin(along_m / EARTH_RADIUS_M) / math.sin(delta)
-    x, y, z = wa * a[0] + wb * b[0], wa * a[1] + wb * b[1], wa * a[2] + wb * b[2]
-    return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))

@@ -125,6 +125,11 @@ class Vehicle:
         self.motor_torque_nm = 0.0
         self._lag_dt_s = 0.0      # the step of _lag_alpha, the motor lag's factor
         self._lag_alpha = 0.0
+        # step()'s constant factors, as it would compute them (the same floats)
+        p = self.params
+        self._weight_n = p.mass_kg * GRAVITY_MPS2
+        self._rolling_n = p.rolling_resistance * self._weight_n     # on the level
+        self._aero_n_per_mps2 = 0.5 * p.air_density_kgpm3 * p.drag_area_m2
 
     @property
     def speed_kph(self) -> float:
@@ -167,14 +172,13 @@ class Vehicle:
         p = self.params
         self._lag_motor_torque(dt_s, _unit(torque_fraction))
         sin_theta, cos_theta = self.road.slope(self.distance_m)
-        weight_n = p.mass_kg * GRAVITY_MPS2
         drive_n = self.motor_torque_nm * p.gear_ratio * p.drivetrain_efficiency / p.wheel_radius_m
-        push_n = drive_n - weight_n * sin_theta  # grade pulls forward downhill
+        push_n = drive_n - self._weight_n * sin_theta  # grade pulls forward downhill
         # Forces that only ever oppose motion (or, at rest, oppose the push up to their size).
         resist_n = (
-            p.rolling_resistance * weight_n * cos_theta
+            self._rolling_n * cos_theta
             + p.drivetrain_drag_n
-            + 0.5 * p.air_density_kgpm3 * p.drag_area_m2 * self.speed_mps**2
+            + self._aero_n_per_mps2 * self.speed_mps**2
             + _unit(brake_fraction) * p.max_brake_decel_mps2 * p.mass_kg
         )
         v0 = self.speed_mps
@@ -243,7 +247,7 @@ class MotorController:
 
 def _unit(x: float) -> float:
     """Clip to [0, 1]; NaN counts as 0 (no torque, no brake) so a bad number cannot push the car."""
-    return min(1.0, max(0.0, x)) if x == x else 0.0
+    return x if 0.0 < x <= 1.0 else 1.0 if x > 1.0 else 0.0
 
 
 def _clip_pct(x: float) -> float:
