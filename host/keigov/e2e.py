@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from cantools.database.can import Database, Message
 
@@ -116,7 +117,7 @@ class FramePacker:
         self._plans: dict[str, Plan] = {}
 
     @classmethod
-    def from_map(cls, map_path: Path) -> "FramePacker":
+    def from_map(cls, map_path: Path) -> Self:
         smap = load_map(map_path)
         custom = {name: custom_scheme(name, spec) for name, spec in smap.checksums.items()}
         return cls(load_dbcs(smap.dbcs).db, smap.messages, custom)
