@@ -215,8 +215,7 @@ class TablePacker(FramePacker):
         if corrupt_checksum or source_address is not None:
             return super().pack(name, values, counter=counter, corrupt_checksum=corrupt_checksum,
                                 source_address=source_address)
-        framer = self._framers.get(name)
-        return (framer or self.framer(name))(values, counter)
+        return self.framer(name)(values, counter)
 
     def framer(self, name: str) -> Callable[..., tuple[int, bytes]]:
         """`pack(name, values, counter=counter)` as a function `(values, counter=None)` of
