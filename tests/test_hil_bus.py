@@ -1,8 +1,10 @@
-"""The rig's bus messages: the cheap deep copy is python-can's copy, field for field; receiving what the rig is owed."""
+"""The rig's bus messages: the cheap deep copy is python-can's copy, field for field; the virtual
+bus's C queue; receiving what the rig is owed."""
 
 from __future__ import annotations
 
 import copy
+import queue
 import uuid
 from collections.abc import Iterator
 
@@ -10,7 +12,7 @@ import can
 import pytest
 
 from keigov.errors import EnvironmentProblem
-from keigov_hil.bus import FastCopyMessage, Sender, open_bus, receive
+from keigov_hil.bus import FastCopyMessage, Sender, lighten_virtual, open_bus, receive
 
 FIELDS = [f for f in can.Message.__slots__ if f != "__weakref__"]
 CASES = [
@@ -52,6 +54,40 @@ def test_virtual_bus_delivers_the_message(buses: Buses) -> None:
     got = rx.recv(timeout=1.0)
     assert got is not None and got.arbitration_id == 0x210 and bytes(got.data) == b"\x01\x02\x03"
     assert not got.is_extended_id and got is not sent
+
+
+def test_lightened_buses_still_talk_to_plain_ones_on_their_channel(buses: Buses) -> None:
+    tx, rx = buses
+    assert type(tx.queue) is queue.SimpleQueue and type(rx.queue) is queue.SimpleQueue  # type: ignore[attr-defined]
+    plain = can.Bus(interface="virtual", channel=tx.channel_id)  # type: ignore[attr-defined]
+    try:
+        assert type(plain.queue) is queue.Queue  # type: ignore[attr-defined]
+        plain.send(can.Message(arbitration_id=0x301, data=b"\x05", is_extended_id=False))
+        assert [bytes(m.data) for m in (tx.recv(timeout=1.0), rx.recv(timeout=1.0))] == [b"\x05", b"\x05"]
+        tx.send(FastCopyMessage(arbitration_id=0x302, data=b"\x06", is_extended_id=False))
+        got = plain.recv(timeout=1.0)
+        assert got is not None and got.arbitration_id == 0x302 and rx.recv(timeout=1.0) is not None
+        assert rx.recv(timeout=0.01) is None and plain.recv(timeout=0) is None   # Empty is still None
+    finally:
+        plain.shutdown()
+    tx.shutdown()                 # it leaves the channel as python-can's own queue would
+    assert tx.channel == [rx.queue]  # type: ignore[attr-defined]
+
+
+def test_lighten_leaves_bounded_queues_and_other_buses_alone() -> None:
+    channel = f"test-{uuid.uuid4().hex[:8]}"
+    bounded = can.Bus(interface="virtual", channel=channel, rx_queue_size=4)
+    other = can.Bus(interface="virtual", channel=channel)
+    try:
+        assert not lighten_virtual(bounded) and type(bounded.queue) is queue.Queue  # type: ignore[attr-defined]
+        bounded.send(can.Message(arbitration_id=0x1, is_extended_id=False))
+        assert not lighten_virtual(other), "a queue holding frames is not swapped: they would be lost"
+        assert other.recv(timeout=1.0) is not None
+        assert lighten_virtual(other) and not lighten_virtual(other)   # once
+        assert not lighten_virtual(object())  # type: ignore[arg-type]
+    finally:
+        bounded.shutdown()
+        other.shutdown()
 
 
 def test_sender_reuses_one_message_per_id_and_each_receiver_gets_its_own_copy(buses: Buses) -> None:
