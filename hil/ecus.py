@@ -66,7 +66,7 @@ class VehicleNodes:
         for m in self.db.messages:
             plan = self.packer.plan(m.name)
             scheme = plan.scheme if m.name in ("GOVERNOR_COMMAND", "GOVERNOR_STATUS") else None
-            self._receives[m.frame_id] = (m.name, checksum_function(scheme, m.frame_id, plan.checksum_byte)
+            self._receives[m.frame_id] = (m.name, checksum_function(scheme, m.frame_id, plan.checksum_byte, m.length)
                                           if scheme else None, plan.checksum_byte)
 
     # -- transmit --------------------------------------------------------------------

@@ -45,8 +45,13 @@ def test_firmware_equals_reference(kind, frame_id, extended, data, skip_at):
 def test_the_host_s_precomputed_checksum_equals_the_reference(kind, frame_id, data, skip_at, whole):
     # The rig's packers and its motor controller use checksum_function. A CRC may also
     # cover the whole payload (no checksum byte in it: skip -1), as checksum() allows.
+    # With the payload's length given, a CRC is one expression for that length; another
+    # length (a frame of the wrong DLC reaching a checker) takes the loop.
     skip = -1 if whole and SCHEMES[kind].algorithm == "crc8" else skip_at % len(data)
-    assert checksum_function(SCHEMES[kind], frame_id, skip)(data) == checksum(SCHEMES[kind], frame_id, data, skip)
+    expected = checksum(SCHEMES[kind], frame_id, data, skip)
+    assert checksum_function(SCHEMES[kind], frame_id, skip)(data) == expected
+    assert checksum_function(SCHEMES[kind], frame_id, skip, len(data))(data) == expected
+    assert checksum_function(SCHEMES[kind], frame_id, skip, len(data) + 1)(data) == expected
 
 
 def test_known_values():

@@ -256,5 +256,6 @@ class TablePacker(FramePacker):
                 zero_ok = False
             if not zero_ok:
                 return None
-            checksum_of = (plan.checksum, checksum_function(plan.scheme, plan.msg.frame_id, plan.checksum_byte))
+            checksum_of = (plan.checksum, checksum_function(plan.scheme, plan.msg.frame_id, plan.checksum_byte,
+                                                                   packer.length))
         return _specialize(packer.fields, packer.length, plan.counter, checksum_of)
