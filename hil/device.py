@@ -19,8 +19,9 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from keigov.errors import KeigovError
 from keigov_hil.runtimes import Runtime
@@ -89,12 +90,13 @@ class DeviceEvent:
         return cls(t_ms, code, value, position)
 
 
-@dataclass
-class StepOutput:
-    frames: list[tuple[int, bytes]] = field(default_factory=list)
-    events: list[DeviceEvent] = field(default_factory=list)
-    step_us: int = 0
-    wait_us: int = 0      # the device's time waiting for the host since its previous period
+class StepOutput(NamedTuple):
+    """What the device sent in one lock-step period (a tuple: the rig takes one a period)."""
+
+    frames: list[tuple[int, bytes]]
+    events: list[DeviceEvent]
+    step_us: int
+    wait_us: int      # the device's time waiting for the host since its previous period
 
 
 class DeviceCrashed(KeigovError):
@@ -151,7 +153,8 @@ class DeviceProcess:
         self.send(b"".join(_batches(records)))
 
     def end_step(self) -> StepOutput:
-        out = StepOutput()
+        frames: list[tuple[int, bytes]] = []
+        events: list[DeviceEvent] = []
         buf = self._buf        # _fill extends this bytearray in place
         pos = 0
         while True:
@@ -163,17 +166,16 @@ class DeviceProcess:
             while len(buf) < pos:
                 self._fill(block=True)
             if kind == _FRAME:
-                out.frames.append((value, bytes(buf[start:pos])))
+                frames.append((value, bytes(buf[start:pos])))
             elif kind == _EVENT:
-                out.events.append(DeviceEvent.from_record(value, bytes(buf[start:pos])))
+                events.append(DeviceEvent.from_record(value, bytes(buf[start:pos])))
             elif kind == _DONE:
-                out.step_us = value
-                out.wait_us = int.from_bytes(buf[start:start + 4], "little") if n >= 4 else 0
+                wait_us = int.from_bytes(buf[start:start + 4], "little") if n >= 4 else 0
                 del buf[:pos]
                 self._periods += 1
                 if self._periods % _SAMPLE_EVERY == 0:   # the device is running its next step now
                     self._poll_s = 0.0 if self._contention.sample() else _POLL_S
-                return out
+                return StepOutput(frames, events, value, wait_us)
 
     def read_available(self) -> list[tuple[int, int, bytes]]:
         """Records the device has written so far (realtime mode), without waiting."""

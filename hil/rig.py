@@ -202,13 +202,14 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
 
         def take(out: StepOutput, row: _Row, t_s: float) -> None:
             """The device's period `row`: its frames onto the bus and to the nodes at `t_s`, its row."""
-            step_us.append(out.step_us)
-            device_wait_us.append(out.wait_us)
-            if out.events:
-                events.extend(_event_dict(e, names, row.distance_m / 1000, sc) for e in out.events)
-            if out.frames or not private:
-                bridge.send(out.frames)
-                _drain(vehicle_bus, nodes, t_s, wait_for=len(out.frames), settle=not private)
+            frames, device_events, step, wait = out
+            step_us.append(step)
+            device_wait_us.append(wait)
+            if device_events:
+                events.extend(_event_dict(e, names, row.distance_m / 1000, sc) for e in device_events)
+            if frames or not private:
+                bridge.send(frames)
+                _drain(vehicle_bus, nodes, t_s, wait_for=len(frames), settle=not private)
             timeline.add(*row.with_view(nodes.view))
 
         try:
