@@ -60,6 +60,7 @@ class VehicleNodes:
         self._frozen: dict[str, bytes] = {}
         # Messages a fault tampers with take the slow path; the others are packed straight.
         self._tampered = frozenset(f.message for f in faults if f.kind != "wheel_bias")
+        self._framers: dict[str, Callable[..., tuple[int, bytes]]] = {}   # the others' packers
         # Frames the vehicle's nodes read: id -> (message name, the checksum the motor
         # controller checks, as a function of the payload, or None; the checksum's byte).
         self._receives: dict[int, tuple[str | None, Callable[[bytes], int] | None, int]] = {}
@@ -97,11 +98,14 @@ class VehicleNodes:
 
     def _emit(self, frames: list[Frame], t_s: float, name: str, values: dict[str, float],
               counter: int | None = None) -> None:
-        if name in self._tampered:
-            self._emit_tampered(frames, t_s, name, values, counter)
-        else:
-            fid, data = self.packer.framer(name)(values, counter)
-            frames.append((fid, data, False))
+        framer = self._framers.get(name)
+        if framer is None:
+            if name in self._tampered:
+                self._emit_tampered(frames, t_s, name, values, counter)
+                return
+            framer = self._framers[name] = self.packer.framer(name)
+        fid, data = framer(values, counter)
+        frames.append((fid, data, False))
 
     def _emit_tampered(self, frames: list[Frame], t_s: float, name: str, values: dict[str, float],
                        counter: int | None) -> None:

@@ -227,13 +227,14 @@ class TablePacker(FramePacker):
         frame = self._frame_function(name)
         plan = self.plan(name)
         frame_id = plan.msg.frame_id
-        count = self._count if plan.counter else None
+        counted = plan.counter is not None
+        counters = self.counters   # FramePacker._count's steps, written out
         checked = super().pack     # FramePacker's steps: the same frame, or the error
 
         def framed(values: dict[str, float], counter: int | None = None) -> tuple[int, bytes]:
             if frame is not None:
-                if count is not None:
-                    counter = count(name, counter)
+                if counted and counter is None:
+                    counter = counters[name] = counters.get(name, -1) + 1
                 data = frame(values, counter or 0)
                 if data is not None:
                     return frame_id, data
