@@ -118,6 +118,25 @@ class Route:
         return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x)), heading
 
 
+    def positions_at(self, distances_m: Sequence[float]) -> tuple[list[float], list[float], list[float]]:
+        """position_at for many distances at once, as columns (latitudes, longitudes,
+        headings): the same arithmetic in numpy, for a run's timeline (one row a period),
+        where it took a twentieth of the rig's loop one row at a time. Equal to position_at
+        within 1e-14 degrees (numpy's hypot may round the last bit otherwise than math's)."""
+        import numpy as np
+
+        d = np.asarray(distances_m, dtype=float)
+        i = np.clip(np.searchsorted(self._starts_m, d, side="right") - 1, 0, len(self._segments) - 1)
+        start, ax, ay, az, bx, by, bz, delta, sin_delta, heading = np.array(
+            [(s, *a, *b, dl, sd, h) for s, a, b, dl, sd, h in self._segments], dtype=float)[i].T
+        along = (d - start) / EARTH_RADIUS_M
+        wa = np.sin(delta - along) / sin_delta
+        wb = np.sin(along) / sin_delta
+        x, y, z = wa * ax + wb * bx, wa * ay + wb * by, wa * az + wb * bz
+        return (np.degrees(np.arctan2(z, np.hypot(x, y))).tolist(), np.degrees(np.arctan2(y, x)).tolist(),
+                heading.tolist())
+
+
 @dataclass
 class GnssFix:
     """One receiver solution. fix_type: 0 none, 1 dead reckoning, 2 2D, 3 3D (as in the DBC)."""

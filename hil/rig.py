@@ -93,14 +93,18 @@ class _Row:
     torque_applied_pct: float
     gnss_fix: int
     distance_m: float
-    lat: float
-    lon: float
-    heading_deg: float
 
     def with_view(self, view: GovernorView) -> tuple:
+        """The row's columns up to distance_m; its position is added at the end of the run."""
         return (self.t_s, self.speed_kph, view.limit_kph, self.pedal_pct, view.torque_limit_pct, view.state,
                 view.zone, self.accel_mps2, self.grade_pct, self.torque_applied_pct, self.gnss_fix, view.flags,
-                self.distance_m, self.lat, self.lon, self.heading_deg)
+                self.distance_m)
+
+
+def _add_positions(timeline: Timeline, route: Route) -> None:
+    """Every row's true position (lat, lon, heading) from its distance, in one pass."""
+    positions = zip(*route.positions_at(timeline.column("distance_m")))
+    timeline.rows = [row + position for row, position in zip(timeline.rows, positions)]
 
 
 def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorController]:
@@ -253,10 +257,9 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     fixes.append((t_s, fix.lat_deg, fix.lon_deg, fix.fix_type))
                     last_fix = fix
                 torque = mcu.torque_fraction(t_s, pedal)
-                lat, lon, heading = gnss.route.position_at(vehicle.distance_m)
                 row = _Row(t_s, speed_kph, nodes.pedal_sent, vehicle.accel_mps2,
                            vehicle.road.grade_pct(vehicle.distance_m), 100 * torque, fix.fix_type if fix else 0,
-                           vehicle.distance_m, lat, lon, heading)
+                           vehicle.distance_m)
                 if lockstep:
                     pending.append(row)
                 else:
@@ -269,6 +272,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                 assert device is not None
                 row = pending.popleft()
                 take(device.end_step(), row, row.t_s + latency * PERIOD_MS / 1000)
+            _add_positions(timeline, gnss.route)
         finally:
             wall = time.perf_counter() - wall0
             if opts.progress:

@@ -42,6 +42,17 @@ def test_route_length_is_the_sum_of_haversine_segments() -> None:
     assert route.length_m == pytest.approx(800 + 600 + 1200, rel=1e-4)  # the local-metre layout
 
 
+@given(st.lists(st.floats(-2000.0, 5000.0), min_size=1, max_size=50))
+@example([0.0, 800.0, 1400.0, 2600.0, -1.0, 1e6])   # waypoints, both sides of the ends
+def test_positions_at_many_distances_are_position_at_each(distances: list[float]) -> None:
+    """The timeline's columns (numpy, all rows at once) equal the per-period position."""
+    route = Route(SQUARE_ISH)
+    lats, lons, headings = route.positions_at(distances)
+    for d, lat, lon, heading in zip(distances, lats, lons, headings, strict=True):
+        one = route.position_at(d)
+        assert (lat, lon) == pytest.approx(one[:2], abs=1e-12) and heading == one[2]
+
+
 def test_positions_at_waypoint_distances_are_the_waypoints() -> None:
     route = Route(SQUARE_ISH)
     for (lat, lon), d in zip(SQUARE_ISH, route.waypoint_distances_m()):
