@@ -87,7 +87,7 @@ class StdioLink:
         self.buf = self.rec
         self.at = 0
         self.obuf = bytearray(4096)
-        self._oviews = [memoryview(self.obuf)[:n] for n in range(len(self.obuf) + 1)]
+        self._oview = memoryview(self.obuf)
         self.olen = 0
         # MicroPython writes straight to the file, and its flush() is an fsync.
         self._flush = getattr(self.out, "flush", None) if hasattr(self.out, "raw") else None
@@ -200,7 +200,10 @@ class StdioLink:
 
     def flush(self):
         if self.olen:
-            self.out.write(self._oviews[self.olen])
+            if _MICROPYTHON:   # a stream writes the first n bytes of a buffer itself, allocating nothing
+                self.out.write(self.obuf, self.olen)
+            else:
+                self.out.write(self._oview[:self.olen])
             self.olen = 0
         if self._flush is not None:
             self._flush()

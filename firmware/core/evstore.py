@@ -52,11 +52,20 @@ class EventStore:
         return le.get_u32(buf, 0)
 
     def scan(self):
+        """Every slot, a block at a time: an erased block (most of a young log) is one read
+        and one comparison instead of a read per slot (680 of them, twice a sim boot)."""
         newest = -1
-        for slot in range(self.slots):
-            seq = self._load(slot, self._rec)
-            if seq >= 0 and seq % self.slots == slot and seq > newest:
-                newest = seq
+        size = self.region.block_size
+        block = bytearray(size)            # boot only: freed with boot's garbage
+        erased = b"\xff" * size
+        for b in range(self.blocks):
+            self.region.readinto(b * size, block)
+            if block == erased:
+                continue
+            for slot in range(b * self.per_block, (b + 1) * self.per_block):
+                seq = self._load(slot, self._rec)
+                if seq >= 0 and seq % self.slots == slot and seq > newest:
+                    newest = seq
         self.next_seq = newest + 1
 
     def oldest(self):
