@@ -88,7 +88,7 @@ class VehicleNodes:
                 "WHEEL_SPEED_RL": _clip(rl, 0, 204.775), "WHEEL_SPEED_RR": _clip(rr, 0, 204.775)})
             self.pedal_sent = round(_clip(pedal_pct, 0, 100), 1)
             self._emit(frames, t_s, "DRIVER_INPUTS", {"ACCEL_PEDAL_POS": self.pedal_sent, "BRAKE_SWITCH": int(brake)})
-        if self.gnss.due(t_s):
+        if self.gnss.due_ms(t_ms):
             fix = self.gnss.fix(t_s, self.vehicle.distance_m, self.vehicle.speed_mps)
             self.last_fix = fix
             seq = self.packer.counters.get("GNSS_FIX_LAT", -1) + 1

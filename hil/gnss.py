@@ -137,7 +137,7 @@ class Route:
                 heading.tolist())
 
 
-@dataclass
+@dataclass(slots=True)
 class GnssFix:
     """One receiver solution. fix_type: 0 none, 1 dead reckoning, 2 2D, 3 3D (as in the DBC)."""
 
@@ -198,7 +198,10 @@ class GnssReceiver:
     def due(self, t_s: float) -> bool:
         """True at most once per period: at the first call at or after each multiple of the
         period. Time is rounded to whole milliseconds so summed float steps cannot drift."""
-        t_ms = round(t_s * 1000.0)
+        return self.due_ms(round(t_s * 1000.0))
+
+    def due_ms(self, t_ms: int) -> bool:
+        """due() for a time in whole milliseconds (the rig's clock)."""
         if t_ms < self._next_due_ms:
             return False
         self._next_due_ms = (t_ms // self.period_ms + 1) * self.period_ms
@@ -206,10 +209,12 @@ class GnssReceiver:
 
     def fix(self, t_s: float, distance_m: float, speed_mps: float) -> GnssFix:
         """The receiver's solution at `t_s` for a vehicle `distance_m` along the route at `speed_mps`."""
-        north_m, east_m = (self._rng.gauss(0.0, 1.0) * self.noise_m for _ in range(2))
-        speed_kph = max(0.0, speed_mps * 3.6 + self._rng.gauss(0.0, self.SPEED_NOISE_KPH))
-        heading_noise_deg = self._rng.gauss(0.0, self.HEADING_NOISE_DEG)
-        if _inside(t_s, self.outages):
+        gauss = self._rng.gauss
+        north_m = gauss(0.0, 1.0) * self.noise_m
+        east_m = gauss(0.0, 1.0) * self.noise_m
+        speed_kph = max(0.0, speed_mps * 3.6 + gauss(0.0, self.SPEED_NOISE_KPH))
+        heading_noise_deg = gauss(0.0, self.HEADING_NOISE_DEG)
+        if self.outages and _inside(t_s, self.outages):
             # No fix: the receiver repeats its last solution and says it is worthless.
             lat, lon, heading = self._last_position
             return GnssFix(lat, lon, 0, 0, self.HDOP_NO_FIX, 0.0, heading)
