@@ -27,11 +27,17 @@ class FastCopyMessage(can.Message):
     __deepcopy__ goes through its constructor and copies the payload's bytearray through
     copyreg: most of a send. This copy sets the same fields directly (every field but the
     payload is immutable); tests/test_hil_bus.py compares it with python-can's.
+
+    copy.deepcopy then keeps the original alive in the memo's list at memo[id(memo)],
+    which it creates by catching a KeyError on the first copy into a fresh memo: on
+    every send. The list is made here, so deepcopy appends to it instead of raising.
     """
 
     __slots__ = ()
 
     def __deepcopy__(self, memo: dict | None) -> "FastCopyMessage":
+        if memo is not None and id(memo) not in memo:
+            memo[id(memo)] = []
         m = _new(FastCopyMessage)
         m.timestamp = self.timestamp
         m.arbitration_id = self.arbitration_id

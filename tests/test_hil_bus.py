@@ -45,6 +45,8 @@ def test_deep_copy_equals_python_cans(fields: dict) -> None:
     assert ours.data is not fast.data
     fast.data[:1] = b"\xff"
     assert ours.data == theirs.data, "the copy must not share the payload"
+    memo: dict = {}
+    assert copy.deepcopy(fast, memo) is memo[id(fast)] and memo[id(memo)] == [fast]   # copy's keep-alive, kept
 
 
 def test_virtual_bus_delivers_the_message(buses: Buses) -> None:
