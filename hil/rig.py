@@ -22,11 +22,13 @@ so runs stay deterministic.
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 import tempfile
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,6 +188,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
     private = opts.interface == "virtual" and opts.channel is None   # a fresh channel: only the rig sends
     steps = int(round(sc.duration_s * 1000 / PERIOD_MS))
     with tempfile.TemporaryDirectory(prefix="keigov-storage-") as storage, contextlib.ExitStack() as cleanup:
+        cleanup.enter_context(_no_gc_pauses())
         device = None if external else DeviceProcess(
             opts.runtime, Path(storage), realtime=opts.realtime,
             device_args=simdevice.prepare(Path(storage), sc.firmware_config,
@@ -279,6 +282,23 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                 sys.stderr.write("\r" + " " * 60 + "\r")
     return RunData(sc, timeline, events, step_us, wall, bridge.to_device, bridge.from_device, fixes, device_wait_us,
                    dict(zip(PHASES, watch.total)))
+
+
+@contextlib.contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """The cyclic garbage collector off for the run, as a real-time loop keeps it.
+
+    The loop's garbage is acyclic (tuples, floats, frames), freed as it goes; a full
+    collection of a big host process (a test session, a campaign) can stop the rig for
+    tens of milliseconds, and in `--realtime` a wheel-speed gap of 50 ms is a fault.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _drain(bus: can.BusABC, nodes: VehicleNodes, t_s: float, wait_for: int, settle: bool = True) -> None:
