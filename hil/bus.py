@@ -146,8 +146,10 @@ def lighten_virtual(bus: can.BusABC) -> bool:
     a user's own among them, still reaches this one; any other bus, or a python-can whose
     VirtualBus is built otherwise, is left as it is.
     """
-    from can.interfaces.virtual import VirtualBus, channels_lock
-
+    try:
+        from can.interfaces.virtual import VirtualBus, channels_lock
+    except ImportError:        # a python-can laid out otherwise keeps its own queues
+        return False
     old = getattr(bus, "queue", None)
     if type(bus) is not VirtualBus or type(old) is not queue.Queue or old.maxsize != 0:
         return False
