@@ -155,9 +155,12 @@ def lighten_virtual(bus: can.BusABC) -> bool:
         return False
     with channels_lock:
         members = getattr(bus, "channel", None)
-        if not isinstance(members, list) or not any(q is old for q in members) or not old.empty():
+        if not isinstance(members, list):
+            return False
+        at = next((i for i, q in enumerate(members) if q is old), None)
+        if at is None or not old.empty():
             return False
         new: queue.SimpleQueue = queue.SimpleQueue()
-        members[next(i for i, q in enumerate(members) if q is old)] = new
+        members[at] = new
         bus.queue = new  # type: ignore[assignment]
     return True

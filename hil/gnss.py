@@ -74,21 +74,19 @@ class Route:
             raise ValueError("Route: need at least two distinct waypoints")
         self.waypoints: tuple[tuple[float, float], ...] = tuple(points)
         self._starts_m = [0.0]
-        self._headings_deg: list[float] = []
-        self._vectors = [_to_vec(lat, lon) for lat, lon in points]
+        # What position_at needs of each segment, worked out once (the rig asks every period):
+        # its start, its end vectors, its angle at the earth's centre, that angle's sine, its heading.
+        self._segments: list[tuple[float, Vec3, Vec3, float, float, float]] = []
+        vectors = [_to_vec(lat, lon) for lat, lon in points]
         for i, (a, b) in enumerate(zip(points, points[1:])):
             seg_m = haversine_m(*a, *b)
             if seg_m > _MAX_SEGMENT_M:
                 raise ValueError(f"Route segment {i}: {seg_m / 1000:.0f} km is longer than {_MAX_SEGMENT_M / 1000:.0f} km")
-            self._starts_m.append(self._starts_m[-1] + seg_m)
-            self._headings_deg.append(initial_bearing_deg(*a, *b))
-        # What position_at needs of each segment, worked out once (the rig asks every period):
-        # its start, its end vectors, its angle at the earth's centre and that angle's sine.
-        self._segments: list[tuple[float, Vec3, Vec3, float, float, float]] = []
-        for i, heading in enumerate(self._headings_deg):
-            delta = (self._starts_m[i + 1] - self._starts_m[i]) / EARTH_RADIUS_M
-            self._segments.append((self._starts_m[i], self._vectors[i], self._vectors[i + 1], delta, math.sin(delta),
-                                   heading))
+            start = self._starts_m[-1]
+            self._starts_m.append(start + seg_m)
+            delta = (self._starts_m[-1] - start) / EARTH_RADIUS_M
+            self._segments.append((start, vectors[i], vectors[i + 1], delta, math.sin(delta),
+                                   initial_bearing_deg(*a, *b)))
 
     @classmethod
     def straight(cls, lat_deg: float, lon_deg: float, heading_deg: float, length_m: float) -> Route:
@@ -116,7 +114,6 @@ class Route:
         wb = math.sin(along) / sin_delta
         x, y, z = wa * a[0] + wb * b[0], wa * a[1] + wb * b[1], wa * a[2] + wb * b[2]
         return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x)), heading
-
 
     def positions_at(self, distances_m: Sequence[float]) -> tuple[list[float], list[float], list[float]]:
         """position_at for many distances at once, as columns (latitudes, longitudes,

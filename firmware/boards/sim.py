@@ -87,7 +87,7 @@ class StdioLink:
         self.buf = self.rec
         self.at = 0
         self.obuf = bytearray(4096)
-        self._oview = memoryview(self.obuf)
+        self._oview = None if _MICROPYTHON else memoryview(self.obuf)   # CPython writes a view of it
         self.olen = 0
         # MicroPython writes straight to the file, and its flush() is an fsync.
         self._flush = getattr(self.out, "flush", None) if hasattr(self.out, "raw") else None
