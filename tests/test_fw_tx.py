@@ -48,7 +48,9 @@ output_values = st.fixed_dictionaries({
     roles.OUT_ODOMETER_DAM: st.integers(0, 1 << 25),
     roles.OUT_EVENT_COUNT: st.integers(0, 255),
     roles.OUT_LOOP_TIME_MAX: st.integers(0, 100000),
-    roles.OUT_FLAGS: st.integers(0, 255),
+    roles.OUT_REGEN_REQUEST: st.integers(-100, 1100),
+    roles.OUT_ACTIVE_LIMIT: st.integers(-100, 30000),
+    roles.OUT_FLAGS: st.integers(0, (1 << 15) - 1),
 })
 
 

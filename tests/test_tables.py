@@ -44,6 +44,8 @@ OUTPUT_CONSTANTS = {
     "odometer": "OUT_ODOMETER_DAM",
     "event_count": "OUT_EVENT_COUNT",
     "loop_time_max": "OUT_LOOP_TIME_MAX",
+    "regen_request": "OUT_REGEN_REQUEST",
+    "active_limit": "OUT_ACTIVE_LIMIT",
 }
 MSG_CONSTANTS = {
     "wheel_speed_fl": "MSG_WHEEL_SPEED",

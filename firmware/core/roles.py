@@ -36,8 +36,10 @@ OUT_VEHICLE_SPEED = const(4)
 OUT_ODOMETER_DAM = const(5)
 OUT_EVENT_COUNT = const(6)
 OUT_LOOP_TIME_MAX = const(7)
-OUT_FLAGS = const(8)
-N_OUTPUTS = const(9)
+OUT_REGEN_REQUEST = const(8)   # permille of the drivetrain's regen torque (0 while torque > 0)
+OUT_ACTIVE_LIMIT = const(9)    # the limit in force now; OUT_SPEED_LIMIT ramps to it
+OUT_FLAGS = const(10)          # last: an output's role below FLAG_BASE is an index here
+N_OUTPUTS = const(11)
 # An output signal whose role is FLAG_BASE + n carries bit n of OUT_FLAGS.
 FLAG_BASE = const(32)
 
@@ -45,7 +47,7 @@ FLAG_BASE = const(32)
 FLAG_OVERSPEED = const(0)
 FLAG_SPEED_TIMEOUT = const(1)
 FLAG_SPEED_CHECK = const(2)
-FLAG_SPEED_IMPLAUSIBLE = const(3)
+FLAG_SPEED_IMPLAUSIBLE = const(3)   # wheels and GNSS disagree: limiting on the higher
 FLAG_PEDAL_FAULT = const(4)
 FLAG_GNSS_INVALID = const(5)
 FLAG_SPEED_FROM_GNSS = const(6)
@@ -53,11 +55,15 @@ FLAG_CONFIG_DEFAULTS = const(7)
 FLAG_LOCKOUT = const(8)          # a freeway lockout is latched (state LOCKOUT unless FAULT)
 FLAG_ZONE_HOLD = const(9)        # GNSS lost: the last zone state is held
 FLAG_ZONE_FALLBACK = const(10)   # the conservative fallback limit is in force (no usable GNSS)
+FLAG_WHEEL_OUTLIER = const(11)   # one wheel voted out; the other three give the speed
+FLAG_WHEELS_DISAGREE = const(12)  # fewer than three wheels agree (FAULT)
+FLAG_SPEED_STALE = const(13)     # the speed message is late: no torque increase
+FLAG_DRIVER_ALERT = const(14)    # over the limit with no braking authority left
 # Flags the zone state sets (core/safety.py).
 ZONE_FLAGS = const((1 << FLAG_LOCKOUT) | (1 << FLAG_ZONE_HOLD) | (1 << FLAG_ZONE_FALLBACK))
 # Flags that put the governor in FAULT.
 FAULT_FLAGS = const(
-    (1 << FLAG_SPEED_TIMEOUT) | (1 << FLAG_SPEED_CHECK) | (1 << FLAG_SPEED_IMPLAUSIBLE) | (1 << FLAG_PEDAL_FAULT)
+    (1 << FLAG_SPEED_TIMEOUT) | (1 << FLAG_SPEED_CHECK) | (1 << FLAG_WHEELS_DISAGREE) | (1 << FLAG_PEDAL_FAULT)
 )
 
 # Message kinds the safety logic needs to tell apart (RX_KIND in a table).

@@ -54,6 +54,10 @@ FLAG_BITS = (
     "flag_lockout",
     "flag_zone_hold",
     "flag_zone_fallback",
+    "flag_wheel_outlier",
+    "flag_wheels_disagree",
+    "flag_speed_stale",
+    "flag_driver_alert",
 )
 
 OUTPUTS = {
@@ -67,6 +71,8 @@ OUTPUTS = {
         Role("odometer", (5,), "dam", (0, 1_000_000)),
         Role("event_count", (6,), "count", (0, 255)),
         Role("loop_time_max", (7,), "us", (0, 65535)),
+        Role("regen_request", (8,), "permille", (0, 1000)),
+        Role("active_limit", (9,), "ckph", (0, CAP_MAX_CKPH)),
         *(Role(name, (FLAG_BASE + bit,), "count", (0, 1)) for bit, name in enumerate(FLAG_BITS)),
     )
 }

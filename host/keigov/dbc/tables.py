@@ -260,7 +260,7 @@ class _Builder:
             self.problem(first_where, f"message {msg.name} has no cycle time (GenMsgCycleTime): "
                                       f"give period_ms in [messages.{msg.name}]")
             period = 0
-        entry = MessageEntry(firmware_id(msg), msg.name, msg.length, 0, period, period * 5 // 2)
+        entry = MessageEntry(firmware_id(msg), msg.name, msg.length, 0, period, period * 5)
         self.addressing(entry, msg, spec, transmit)
         role_of = {}
         for b in bindings:
