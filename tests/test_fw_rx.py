@@ -140,7 +140,7 @@ BAD_FRAMES = {
     rx.ERR_CHECKSUM: lambda rig: rig.feed("DRIVER_INPUTS", {"ACCEL_PEDAL_POS": 99.0, "BRAKE_SWITCH": 1},
                                           corrupt_checksum=True),
     rx.ERR_COUNTER: lambda rig: rig.feed("DRIVER_INPUTS", {"ACCEL_PEDAL_POS": 99.0, "BRAKE_SWITCH": 1},
-                                         counter=rig.packer.counters["DRIVER_INPUTS"] + 2),
+                                         counter=(rig.packer.counters["DRIVER_INPUTS"] + 2 + rx.MAX_LOST) % 16),
     rx.ERR_RANGE: lambda rig: rig.feed_raw(*_out_of_range_pedal(rig)),
 }
 
@@ -183,22 +183,58 @@ def test_two_bad_in_a_row_distrust_and_record_one_event(reason):
     assert rig.events(events.INPUT_INVALID) == [i * 256 + reason]
 
 
-def test_bad_frames_between_good_ones_never_reach_the_limit():
+def test_a_bad_frame_every_third_never_reaches_the_limit():
     rig = RxRig()
     i = rig.trust("WHEEL_SPEEDS")
-    for _ in range(5):
+    for _ in range(10):
         rig.feed("WHEEL_SPEEDS", corrupt_checksum=True)
         rig.feed("WHEEL_SPEEDS")
-    assert rig.rx.valid[i] and rig.rx.refused[i] == 5
+        rig.feed("WHEEL_SPEEDS")
+    assert rig.rx.valid[i] and rig.rx.refused[i] == 10
 
 
-def test_a_refused_frame_lets_the_next_counter_skip_one_value_but_not_two():
+def test_bad_frames_alternating_with_good_ones_are_distrusted_by_the_third():
+    # A forged frame with the next counter before each genuine one makes every genuine
+    # frame a repeat: refusals never come twice in a row, but they keep coming.
+    rig = RxRig()
+    i = rig.trust("WHEEL_SPEEDS")
+    bad = 0
+    while rig.rx.valid[i]:
+        rig.feed("WHEEL_SPEEDS")
+        rig.packer.counters["WHEEL_SPEEDS"] -= 1
+        assert rig.feed("WHEEL_SPEEDS") == -1 and rig.rx.error[i] == rx.ERR_COUNTER
+        bad += 1
+        assert bad <= 3
+    assert bad == 3
+    for _ in range(6):              # the pattern goes on: trust does not come back
+        rig.feed("WHEEL_SPEEDS")
+        rig.packer.counters["WHEEL_SPEEDS"] -= 1
+        rig.feed("WHEEL_SPEEDS")
+    assert not rig.rx.valid[i]
+
+
+@pytest.mark.parametrize("lost", range(1, 5))
+def test_counter_jumps_of_lost_frames_are_tolerated_up_to_max_lost(lost):
+    rig = RxRig()
+    i = rig.trust("WHEEL_SPEEDS")
+    rig.packer.counters["WHEEL_SPEEDS"] += lost              # frames lost on the bus
+    got = rig.feed("WHEEL_SPEEDS")
+    if lost <= rx.MAX_LOST:
+        assert got == i and rig.rx.valid[i] and not rig.events(events.INPUT_INVALID)
+    else:
+        assert got == -1 and rig.rx.error[i] == rx.ERR_COUNTER
+
+
+def test_a_refused_frame_lets_the_next_counter_skip_one_more_value():
     rig = RxRig()
     i = rig.trust("WHEEL_SPEEDS")
     rig.feed("WHEEL_SPEEDS", corrupt_checksum=True)        # used counter n, refused
     assert rig.feed("WHEEL_SPEEDS") == i                   # n + 1 follows the refused frame
     rig.feed("WHEEL_SPEEDS", corrupt_checksum=True)
-    rig.packer.counters["WHEEL_SPEEDS"] += 1               # and one more frame lost on the wire
+    rig.packer.counters["WHEEL_SPEEDS"] += rx.MAX_LOST     # and MAX_LOST frames lost on the wire
+    assert rig.feed("WHEEL_SPEEDS") == i
+    rig.feed("WHEEL_SPEEDS", corrupt_checksum=True)
+    rig.packer.counters["WHEEL_SPEEDS"] += rx.MAX_LOST + 1
     assert rig.feed("WHEEL_SPEEDS") == -1 and rig.rx.error[i] == rx.ERR_COUNTER
 
 
@@ -248,7 +284,19 @@ def test_timeout_after_rx_timeout_ms():
     rig.rx.expire(last + TIMEOUT + 1)
     assert not rig.rx.valid[i] and rig.rx.error[i] == rx.ERR_TIMEOUT
     assert rig.events(events.INPUT_INVALID) == [i * 256 + rx.ERR_TIMEOUT]
-    assert TIMEOUT <= 3 * PERIOD
+    assert TIMEOUT == 5 * PERIOD
+
+
+def test_a_message_is_stale_after_one_and_a_half_periods():
+    rig = RxRig()
+    i = rig.trust("WHEEL_SPEEDS")
+    last = rig.now
+    rig.rx.expire(last + PERIOD * 3 // 2)
+    assert not rig.rx.stale[i]
+    rig.rx.expire(last + PERIOD * 3 // 2 + 1)
+    assert rig.rx.stale[i] and rig.rx.valid[i], "late, not yet timed out"
+    rig.feed("WHEEL_SPEEDS")
+    assert not rig.rx.stale[i]
 
 
 def test_timeout_survives_tick_wraparound():

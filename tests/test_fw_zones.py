@@ -28,7 +28,7 @@ from test_zones_check import DEMO
 from zones_support import CENTER, collection, compile_doc
 
 CFG = config.Config()
-STEP = CFG.fault_decel_ckph_s * fh.PERIOD_MS // 1000      # the ramp: ckph per period
+STEP = -(-CFG.fault_decel_ckph_s * fh.PERIOD_MS // 1000)   # the ramp at its fastest: ckph per period
 FREEWAY, RAMP, FRONTAGE, CAMPUS, DEPOT = 1, 2, 3, 4, 5    # zone ids: position in the file + 1
 CAMPUS_SOUTH_M, CAMPUS_NORTH_M = 250.0, 450.0             # the campus's edges at x = -250 m
 FRONTAGE_CKPH, CAMPUS_CKPH = 5633, 2414
@@ -87,7 +87,9 @@ def drive(bench: fh.Bench, path: list[tuple[float, float]], kph: float, *, settl
             return
         (x0, y0), (x1, y1) = legs[k]
         x, y = x0 + (x1 - x0) * along / lengths[k], y0 + (y1 - y0) * along / lengths[k]
-        moving = kph if t >= 0 else 0.0
+        # The wheels get up to speed as a car can (the firmware refuses a jump), within
+        # 1.5 s: the few metres they lag the fixes are well inside the zone state's margins.
+        moving = kph * min(1.0, t / 1500) if t >= 0 else 0.0
         car.set_speed(moving)
         car.gnss_speed_kph = None if gnss_off and gnss_off[0] <= t < gnss_off[1] else moving
         north = spoof[2] if spoof and spoof[0] <= t < spoof[1] else 0.0
@@ -160,7 +162,7 @@ def test_campus_applies_at_its_edge_ramps_down_and_relaxes_only_after_hysteresis
     before = periods[periods.index(inside) - 1]
     assert before.limit == CFG.cap_ckph
     # The ramp starts from the vehicle's speed at once and never falls faster than fault_decel.
-    assert inside.ref == kph * 100 - STEP
+    assert kph * 100 - STEP <= inside.ref < kph * 100
     ramp = [p.ref for p in periods if p.t >= inside.t and p.zone == CAMPUS]
     assert all(0 <= a - b <= STEP for a, b in zip(ramp, ramp[1:]))
     assert min(ramp) == CAMPUS_CKPH

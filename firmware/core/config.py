@@ -16,15 +16,24 @@ PARAMS = (
     ("setpoint_margin_ckph", 50, 0, 300),       # hold this far below the limit
     ("overspeed_margin_ckph", 200, 50, 1000),   # warn above limit + margin ...
     ("overspeed_ms", 500, 0, 5000),             # ... held this long
-    ("fault_decel_ckph_s", 500, 100, 720),      # limit ramp in FAULT (720 = 2 m/s^2)
+    ("fault_decel_ckph_s", 650, 100, 720),      # ramp to any lower limit (720 = 2 m/s^2) ...
+    ("limit_jerk_ckph_s2", 900, 100, 5000),     # ... its rate changing at most this fast (2.5 m/s^3)
     ("torque_ramp_down_pm_s", 1000, 100, 5000),  # governor torque decrease, 0.1 %/s
     ("torque_ramp_up_pm_s", 500, 100, 5000),
     ("kp_q10", 3413, 0, 16384),                 # 0.1 % per 0.01 km/h, x1024
     ("ki_q10", 1536, 0, 8192),                  # 0.1 % per (0.01 km/h * s), x1024
     ("lookahead_ms", 600, 0, 2000),             # speed prediction horizon
+    ("regen_kp_q10", 2560, 0, 16384),           # regen request: 0.1 % per 0.01 km/h over the limit, x1024
+    ("regen_ki_q10", 1024, 0, 8192),            # 0.1 % per (0.01 km/h * s), x1024
+    ("regen_max_pm", 1000, 0, 1000),            # the most regen the governor asks for
+    ("regen_ramp_pm_s", 1000, 100, 5000),       # regen request rate (bounds the jerk)
     ("plausibility_ckph", 300, 100, 2000),      # wheel spread allowed: max(this, ...
     ("plausibility_pct", 10, 1, 50),            # ... this % of speed)
-    ("plausibility_ms", 500, 0, 5000),          # for longer than this
+    ("plausibility_ms", 500, 0, 5000),          # for longer than this (one outlier wheel is voted out)
+    ("speed_rate_ckph_s", 5300, 1000, 30000),   # a speed step faster than this (1.5 g) is refused
+    ("xcheck_ckph", 300, 100, 2000),            # wheels vs GNSS (good fix) allowed: max(this, ...
+    ("xcheck_pct", 10, 1, 50),                  # ... this % of the lower) ...
+    ("xcheck_ms", 2000, 0, 10000),              # ... disagreeing longer: limit on the higher
     ("fault_recover_ms", 1000, 0, 60000),       # inputs good this long to leave FAULT
     ("init_timeout_ms", 1000, 100, 10000),      # inputs must be valid this soon after boot (or, for a
                                                 # slower source, 4 of its periods: core/safety.py)

@@ -1,10 +1,13 @@
-"""Speed governor control law: PI on predicted speed error, with anti-windup and ramps.
+"""Speed governor control laws: torque by PI on predicted speed error, with anti-windup
+and ramps; regen by PI on the speed above the limit, with a ramped request.
 
 Pure integer arithmetic. The governor never raises torque above the driver's demand:
 it computes the torque it allows and the command is the lower of the two. While the
 governor allows more than the driver asks for, the demand passes through untouched and
 the integrator tracks it, so the hand-over into limiting is bumpless. While limiting,
-the command moves no faster than the configured ramps (no jolts).
+the command moves no faster than the configured ramps (no jolts). The look-ahead only
+ever lowers torque at or above the target: a glitch that reads as hard braking cannot
+buy torque for a car that is already at the limit.
 """
 from micropython import const
 
@@ -28,17 +31,29 @@ class SpeedGovernor:
         self.integ = _FULL << _Q   # integrator, permille << _Q
         self.command = 0           # last torque limit, permille
         self.binding = False       # the governor, not the driver, sets the command
+        self.starting = False      # ... only because the command is still rising after boot
+        self.regen_kp = cfg.regen_kp_q10
+        self.regen_ki = cfg.regen_ki_q10
+        self.regen_max = cfg.regen_max_pm
+        self.regen_ramp = cfg.regen_ramp_pm_s * period_ms // 1000
+        self.regen_integ = 0       # permille << _Q
+        self.regen = 0             # last regen request, permille
 
-    def step(self, target, speed, accel, demand):
+    def step(self, target, speed, accel, demand, rise=True):
         """Torque limit (permille) for this period.
 
-        target: speed to hold (ckph); speed: measured (ckph); accel: filtered (ckph/s);
-        demand: the driver's torque demand (permille, 0..1000).
+        target: speed to hold (ckph); speed: the highest plausible (ckph); accel: filtered
+        (ckph/s); demand: the driver's torque demand (permille, 0..1000); rise: False while
+        an input is late or a source reads at the limit: the command may only hold or fall.
         """
         if accel > _ACCEL_MAX:
             accel = _ACCEL_MAX
         elif accel < -_ACCEL_MAX:
             accel = -_ACCEL_MAX
+        if accel < 0 and speed >= target:
+            accel = 0
+        if not rise and demand > self.command:
+            demand = self.command
         err = target - (speed + accel * self.lookahead_ms // 1000)
         if err > ERR_MAX:
             err = ERR_MAX
@@ -69,11 +84,14 @@ class SpeedGovernor:
             cmd = prev + self.up
             if err > 0:
                 integ = self.integ
+        elif self.starting and cmd < demand:
+            self.starting = False      # the law, not the start-up ramp, holds the command
         if cmd >= demand:
             cmd = demand
             if u >= demand:
                 # Released: from the next period on the driver's demand passes through.
                 self.binding = False
+                self.starting = False
                 integ = demand << _Q
         else:
             self.binding = True
@@ -81,10 +99,47 @@ class SpeedGovernor:
         self.command = cmd
         return cmd
 
-    def release(self):
-        """Hand control to the driver: from the next period the demand passes through."""
-        self.binding = False
+    def start(self):
+        """Leave INIT: the command rises from where it is at the up-ramp, and the driver's
+        demand passes through once it is reached (never a step to the pedal at boot)."""
+        self.binding = True
+        self.starting = True
         self.integ = _FULL << _Q
+
+    def regen_step(self, limit, speed, allowed):
+        """Regen request (permille) for this period: PI on the speed above `limit` (ckph),
+        ramped both ways. `allowed` False (torque still applied, no speed source, no regen
+        on this drivetrain) ramps the request out and empties the integrator."""
+        prev = self.regen
+        if allowed:
+            err = speed - limit
+            if err > ERR_MAX:
+                err = ERR_MAX
+            elif err < -ERR_MAX:
+                err = -ERR_MAX
+            integ = self.regen_integ + self.regen_ki * err * self.period_ms // 1000
+            top = self.regen_max << _Q
+            if integ < 0:
+                integ = 0
+            elif integ > top:
+                integ = top
+            u = ((self.regen_kp * err) >> _Q) + (integ >> _Q)
+            if u < 0:
+                u = 0
+            elif u > self.regen_max:
+                u = self.regen_max
+        else:
+            integ = 0
+            u = 0
+        if u > prev + self.regen_ramp:
+            u = prev + self.regen_ramp
+            if allowed and err > 0:
+                integ = self.regen_integ   # held by the ramp: stop integrating
+        elif u < prev - self.regen_ramp:
+            u = prev - self.regen_ramp
+        self.regen_integ = integ
+        self.regen = u
+        return u
 
     def ramp_to(self, value):
         """Move the command toward `value` at the ramp rates (used when no law applies)."""
@@ -96,4 +151,5 @@ class SpeedGovernor:
         self.command = value
         self.integ = value << _Q
         self.binding = True
+        self.starting = False
         return value

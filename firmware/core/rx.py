@@ -3,10 +3,16 @@
 Deny by default: a frame whose id is not in the compiled table is ignored at the cost
 of one dict lookup (core.idmatch; J1939 messages match by parameter group). A known
 frame must have its DBC length, a valid checksum, every signal the map uses within its
-DBC range and the next rolling counter (checked in that order), or it is refused whole
-(no partially updated inputs). A message is trusted after a run of good frames and
-distrusted after a run of bad ones or after its timeout (data in the table, a few
-periods). Refusals are recorded as events on the first bad frame of a run.
+DBC range and a rolling counter that moved on by 1 to 1 + MAX_LOST (frames lost on the
+bus are not a fault; a repeated or backwards counter is), checked in that order, or it is
+refused whole (no partially updated inputs). Each refusal adds _BAD_WEIGHT to the
+message's score and each good frame takes one off: the message is distrusted when the
+score reaches _SCORE_LIMIT (two bad frames in a row, or bad frames alternating with good
+ones, as a forged frame slipped in before each genuine one makes them) and trusted
+again after RECOVER_FRAMES good frames in a row with the score back below the limit.
+A message is `stale` once 1.5 of its periods late (no torque increase on it) and
+distrusted after its timeout (the table's, 5 periods). Refusals are recorded as events
+on the first bad frame of a run.
 """
 from array import array
 from micropython import const
@@ -23,7 +29,10 @@ ERR_COUNTER = const(3)
 ERR_RANGE = const(4)
 ERR_TIMEOUT = const(5)
 
-_BAD_LIMIT = const(2)
+_BAD_WEIGHT = const(2)
+_SCORE_LIMIT = const(4)
+_SCORE_MAX = const(8)       # a long burst is forgiven after a few good frames, not dozens
+MAX_LOST = const(3)         # frames that may go missing between two good ones
 RECOVER_FRAMES = const(3)   # good frames in a row that make a message trusted
 _NO_COUNTER = const(0xFF)
 
@@ -36,11 +45,13 @@ class Receiver:
         self.n = n
         self.values = array("i", [0] * N_INPUTS)
         self.valid = bytearray(n)          # trusted now
+        self.stale = bytearray(n)          # more than 1.5 periods since the last good frame
         self.fresh = bytearray(n)          # a good frame arrived since clear_fresh()
         self.error = bytearray(n)          # reason of the last refusal (0: none)
         self.last_ok = array("i", [0] * n)
         self.good_run = bytearray(n)
         self.bad_run = bytearray(n)
+        self.score = bytearray(n)          # refusals weigh _BAD_WEIGHT, good frames -1
         self.counter = bytearray(n)
         self.seq = bytearray(n)             # counter of the last accepted frame (pairs the parts of a GNSS fix)
         self.unread = bytearray(n)          # frames refused before their counter was read
@@ -61,6 +72,7 @@ class Receiver:
         self._msg_cs_kind = table.RX_CHECKSUM_KIND
         self._msg_cnt = table.RX_COUNTER
         self._timeout = table.RX_TIMEOUT_MS
+        self._late = array("i", [p * 3 // 2 for p in table.RX_PERIOD_MS])
         self._first = table.RX_SIG_FIRST
         self._end = table.RX_SIG_END
         self._start = table.RX_SIG_START
@@ -96,11 +108,14 @@ class Receiver:
                 values[role] = (raw[s - first] * mul[s] + add[s]) // div[s]
         self.last_ok[i] = now
         self.fresh[i] = 1
+        self.stale[i] = 0
         self.seq[i] = self.counter[i]
         self.bad_run[i] = 0
+        if self.score[i]:
+            self.score[i] -= 1
         if not self.valid[i]:
             g = self.good_run[i] + 1
-            if g >= RECOVER_FRAMES:
+            if g >= RECOVER_FRAMES and self.score[i] < _SCORE_LIMIT:
                 self.valid[i] = 1
                 self.error[i] = 0
                 g = 0
@@ -141,7 +156,7 @@ class Receiver:
             skipped = self.unread[i]
             self.unread[i] = 0
             step = (c - last) & ((1 << width[cnt]) - 1)
-            if last != _NO_COUNTER and (step == 0 or step > 1 + skipped):
+            if last != _NO_COUNTER and (step == 0 or step > 1 + MAX_LOST + skipped):
                 return ERR_COUNTER
         return 0
 
@@ -156,17 +171,26 @@ class Receiver:
             self.bad_run[i] = b
         if b == 1:
             self.log.record(events.INPUT_INVALID, now, i * 256 + err)
-        if b >= _BAD_LIMIT and self.valid[i]:
+        score = self.score[i] + _BAD_WEIGHT
+        if score > _SCORE_MAX:
+            score = _SCORE_MAX
+        self.score[i] = score
+        if score >= _SCORE_LIMIT and self.valid[i]:
             self.valid[i] = 0
         self.error[i] = err
 
     def expire(self, now):
-        """Distrust every message whose last good frame is older than its timeout."""
+        """Mark late messages stale; distrust those whose last good frame is older than their timeout."""
         timeout = self._timeout
+        late = self._late
         valid = self.valid
+        stale = self.stale
         last_ok = self.last_ok
         for i in range(self.n):
-            if valid[i] and diff(now, last_ok[i]) > timeout[i]:
+            age = diff(now, last_ok[i])
+            if age > late[i]:
+                stale[i] = 1
+            if valid[i] and age > timeout[i]:
                 valid[i] = 0
                 self.good_run[i] = 0
                 self.error[i] = ERR_TIMEOUT

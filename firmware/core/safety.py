@@ -1,14 +1,36 @@
 """The one place that decides what the vehicle may do.
 
-Each period the supervisor takes the checked inputs (core.rx), picks a speed source,
-judges plausibility, runs the state machine and turns the governor's output into the
-torque and speed limits that go on the bus. No board and no other module sets those.
+Each period the supervisor takes the checked inputs (core.rx), works out the highest
+speed that is physically plausible, runs the state machine and turns the governor's
+output into the torque, regen and speed limits that go on the bus. No board and no other
+module sets those.
+
+Speed plausibility (form is core.rx's job; this is physics):
+- Wheels vote: the median of four; one wheel far from the other three is voted out
+  (WHEEL_OUTLIER, an event, no FAULT); fewer than three agreeing for plausibility_ms is
+  WHEELS_DISAGREE (FAULT).
+- Rate: a step between two speed frames faster than speed_rate_ckph_s is refused (the
+  last plausible value holds, SPEED_RATE); refusals weigh 2 and good frames 1 off, so
+  frames that keep alternating (a forged frame before each genuine one) are a check
+  failure (SPEED_CHECK, FAULT) within three periods.
+- GNSS: with a good fix the vehicle's speed and GNSS's must agree within
+  max(xcheck_ckph, xcheck_pct of the lower); disagreeing for xcheck_ms raises
+  SPEED_IMPLAUSIBLE and from then on the governor limits on the higher (the vehicle's
+  speed plus the offset GNSS last showed) until they agree for xcheck_ms again.
+- The torque may not rise while the speed message is late (SPEED_STALE, 1.5 periods) or
+  while the vehicle's or GNSS's speed is at or above the limit being held.
 
 States: INIT (deny: no torque until inputs are trusted), NORMAL (driver passes through),
 LIMITING (governor holds the limit), LOCKOUT (a freeway lockout zone was entered: the
-limit ramps down to lockout_ckph), FAULT (inputs lost or invalid: the limit ramps down
-to the limp cap at a bounded deceleration; with no speed source at all the torque ramps
-to zero). FAULT takes priority over LOCKOUT; both keep the stricter limit.
+limit is lockout_ckph), FAULT (inputs lost or invalid: the limit is the limp cap; with
+no speed source at all the torque ramps to zero). FAULT takes priority over LOCKOUT;
+both keep the stricter limit. After any boot the torque rises from 0 at the up-ramp.
+
+Limits: `limit` (ACTIVE_LIMIT) takes a new lower limit at once; `ref` (the commanded
+SPEED_LIMIT) starts from the current speed and ramps down to it at up to
+fault_decel_ckph_s, its rate changing by at most limit_jerk_ckph_s2. Where the map has a
+regen output the governor asks for regen on the speed above `ref` (downhill, a new lower
+limit); without it an overspeed raises DRIVER_ALERT for as long as it lasts.
 
 Zones (core/zonestate.py, from the installed configuration's fence): each complete GNSS
 fix (the three GNSS messages with one sequence number, see _take_fix) goes to the zone
@@ -35,16 +57,32 @@ _LON = const(2)
 _VEL = const(4)
 _FIX = const(7)
 
+# Rate check: a refused step weighs _RATE_BAD, a plausible one takes 1 off; at
+# _RATE_LIMIT the speed frames are a check failure until the score is back to 0.
+_RATE_BAD = const(2)
+_RATE_LIMIT = const(4)
+_RATE_MAX = const(8)
+_RATE_MARGIN = const(50)   # ckph on top of the bound: sensor quantisation and frame jitter
+
+_B_IMPLAUSIBLE = 1 << roles.FLAG_SPEED_IMPLAUSIBLE
+_B_OUTLIER = 1 << roles.FLAG_WHEEL_OUTLIER
+_B_DISAGREE = 1 << roles.FLAG_WHEELS_DISAGREE
+_B_STALE = 1 << roles.FLAG_SPEED_STALE
+_B_ALERT = 1 << roles.FLAG_DRIVER_ALERT
+
 
 class Supervisor:
-    def __init__(self, cfg, table, rx, log, period_ms, fence=None):
+    def __init__(self, cfg, table, rx, log, period_ms, fence=None, regen=False):
         self.cfg = cfg
         self.fence = fence        # core.geofence.Fence of the installed zones, or None
         self.rx = rx
         self.log = log
         self.period_ms = period_ms
+        self.regen_authority = regen   # the map sends a regen request to the drivetrain
         self.gov = SpeedGovernor(cfg, period_ms)
-        self.fault_decel_step = cfg.fault_decel_ckph_s * period_ms // 1000
+        self._decel_m = cfg.fault_decel_ckph_s         # ref ramp: ckph/s ...
+        self._jerk_step = cfg.limit_jerk_ckph_s2 * period_ms // 1000   # ... changing this much a period
+        self._jerk2 = 2 * cfg.limit_jerk_ckph_s2
         # Message indices by kind (-1: the vehicle's table has none).
         self.m_wheels = self.m_speed = self.m_driver = self.m_lat = self.m_lon = self.m_vel = -1
         for i in range(len(table.RX_KIND)):
@@ -78,15 +116,19 @@ class Supervisor:
         self.flags = 0
         self.boot_ms = 0
         self.booted = False
-        self.speed = 0            # ckph, from the current source
+        self.speed = 0            # ckph: the highest plausible speed, what the governor limits on
         self.speed_source = 0     # 0 none, 1 the vehicle (wheels or speed signal), 2 GNSS
-        self.accel = 0            # ckph/s, filtered
+        self.accel = 0            # ckph/s, filtered, of the source's own readings
         self._prev_speed = 0
         self._prev_speed_ms = 0
         self._have_prev = False
-        self.limit = cfg.cap_ckph  # the limit in force once any ramp is done, ckph
-        self.ref = cfg.cap_ckph    # the limit now: ramps down to `limit` at fault_decel
+        self.limit = cfg.cap_ckph  # the limit in force (ACTIVE_LIMIT), ckph
+        self.ref = cfg.cap_ckph    # the limit now (SPEED_LIMIT): ramps down to `limit`
+        self._ref_m = self.ref * 1000   # ref in 0.001 ckph, so slow ramps keep their fractions
+        self._ramp = 0             # the ref ramp's rate now, ckph/s
+        self._ref_set = False      # ref starts at the first speed known, if above the limit
         self.torque = 0            # command, permille
+        self.regen = 0             # request, permille
         self.zone_limit = 0        # 0: no zone limit (from the zone state)
         self.zone_id = 0
         self.zones = None if fence is None else ZoneState(fence, cfg, log)
@@ -101,7 +143,21 @@ class Supervisor:
         self._fix_span = 1000
         if self.m_lat >= 0:
             self._fix_span = table.RX_PERIOD_MS[self.m_lat] or 1000
-        self._implausible_since = -1
+        # Wheel vote.
+        self._outlier = -1         # the wheel voted out, -1 none
+        self._disagree_since = -1
+        # Rate check on the vehicle's speed.
+        self._rate_speed = 0       # the last plausible reading, ckph
+        self._rate_ms = 0
+        self._rate_have = False
+        self._rate_score = 0
+        self._rate_bad = False
+        self._rate_run = 0         # refusals in a row (an event on the first)
+        # Cross-check against GNSS.
+        self._xcheck_since = -1    # disagreeing (or, while flagged, agreeing) since
+        self._offset = 0           # GNSS minus the vehicle's speed when last compared, while flagged
+        self._vehicle = -1         # the vehicle's own plausible speed this period, or -1
+        self._gnss_good = False
         self._overspeed_since = -1
         self._faults_clear_since = -1
         self.odometer_mm = 0
@@ -112,37 +168,136 @@ class Supervisor:
     # -- inputs ---------------------------------------------------------------------
 
     def _vehicle_speed(self, now):
-        """The vehicle's speed, or -1 if unusable: the median of the four wheels (with
-        the plausibility check) or the single speed signal of a bus without wheels."""
+        """The vehicle's own speed (ckph), or -1 if unusable: the voted wheels or the single
+        speed signal, through the rate check."""
         rx = self.rx
         i = self.m_primary
         if i < 0 or not rx.valid[i]:
+            self._rate_have = False
+            self._outlier = -1
+            self._disagree_since = -1
+            self.flags &= ~(_B_OUTLIER | _B_DISAGREE)
             return -1
-        v = rx.values
-        if i != self.m_wheels:
-            return v[roles.IN_VEHICLE_SPEED]
+        if i == self.m_wheels:
+            raw = self._vote(now)
+            if raw < 0:
+                return -1
+        else:
+            raw = rx.values[roles.IN_VEHICLE_SPEED]
+        return self._rate_check(now, raw, rx.fresh[i])
+
+    def _vote(self, now):
+        """The median of the four wheels, or of three with one outlier voted out; -1 once
+        fewer than three have agreed for plausibility_ms."""
+        v = self.rx.values
+        cfg = self.cfg
         a = v[roles.IN_WHEEL_FL]
         b = v[roles.IN_WHEEL_FR]
         c = v[roles.IN_WHEEL_RL]
         d = v[roles.IN_WHEEL_RR]
-        lo = min(a, b, c, d)
-        hi = max(a, b, c, d)
-        speed = (a + b + c + d - lo - hi) >> 1
-        allowed = speed * self.cfg.plausibility_pct // 100
-        if allowed < self.cfg.plausibility_ckph:
-            allowed = self.cfg.plausibility_ckph
-        if hi - lo > allowed:
-            if self._implausible_since < 0:
-                self._implausible_since = now
-            elif diff(now, self._implausible_since) > self.cfg.plausibility_ms:
-                if not self.flags & (1 << roles.FLAG_SPEED_IMPLAUSIBLE):
-                    self.log.record(events.SPEED_IMPLAUSIBLE, now, hi - lo)
-                self.flags |= 1 << roles.FLAG_SPEED_IMPLAUSIBLE
-                return -1
+        # Sorted in five compare-swaps: s0 <= s1 <= s2 <= s3, and which wheel is at each end.
+        lo_w = 0
+        hi_w = 1
+        if a > b:
+            a, b = b, a
+            lo_w, hi_w = 1, 0
+        lo2_w = 2
+        hi2_w = 3
+        if c > d:
+            c, d = d, c
+            lo2_w, hi2_w = 3, 2
+        if a <= c:
+            s0 = a
+            w0 = lo_w
+            m1 = c
         else:
-            self._implausible_since = -1
-            self.flags &= ~(1 << roles.FLAG_SPEED_IMPLAUSIBLE)
-        return speed
+            s0 = c
+            w0 = lo2_w
+            m1 = a
+        if b >= d:
+            s3 = b
+            w3 = hi_w
+            m2 = d
+        else:
+            s3 = d
+            w3 = hi2_w
+            m2 = b
+        if m1 <= m2:
+            s1, s2 = m1, m2
+        else:
+            s1, s2 = m2, m1
+        median = (s1 + s2) >> 1
+        allowed = median * cfg.plausibility_pct // 100
+        if allowed < cfg.plausibility_ckph:
+            allowed = cfg.plausibility_ckph
+        flags = self.flags
+        if s3 - s0 <= allowed:
+            self._disagree_since = -1
+            self._outlier = -1
+            self.flags = flags & ~(_B_OUTLIER | _B_DISAGREE)
+            return median
+        # The wheel furthest from the median is the candidate; the other three must agree.
+        if s3 - median >= median - s0:
+            wheel = w3
+            dev = s3 - median
+            spread = s2 - s0
+            speed = s1
+        else:
+            wheel = w0
+            dev = median - s0
+            spread = s3 - s1
+            speed = s2
+        if spread <= allowed:
+            self._disagree_since = -1
+            flags &= ~_B_DISAGREE
+            if self._outlier != wheel:
+                self._outlier = wheel
+                self.log.record(events.WHEEL_OUTLIER, now, wheel * 65536 + dev)
+            self.flags = flags | _B_OUTLIER
+            return speed
+        self._outlier = -1
+        flags &= ~_B_OUTLIER
+        if self._disagree_since < 0:
+            self._disagree_since = now
+        if diff(now, self._disagree_since) > cfg.plausibility_ms:
+            if not flags & _B_DISAGREE:
+                self.log.record(events.WHEELS_DISAGREE, now, spread)
+            self.flags = flags | _B_DISAGREE
+            return -1
+        self.flags = flags
+        return median
+
+    def _rate_check(self, now, speed, fresh):
+        """The reading if a vehicle can have got there from the last plausible one, else that
+        one; refusals that keep coming make the source a check failure (-1)."""
+        if not self._rate_have:
+            self._rate_have = True
+            self._rate_speed = speed
+            self._rate_ms = now
+            self._rate_score = 0
+            self._rate_bad = False
+            return speed
+        if fresh:
+            dt = diff(now, self._rate_ms)
+            allowed = self.cfg.speed_rate_ckph_s * dt // 1000 + _RATE_MARGIN
+            step = speed - self._rate_speed
+            if step > allowed or -step > allowed:
+                score = self._rate_score + _RATE_BAD
+                self._rate_score = score if score < _RATE_MAX else _RATE_MAX
+                if self._rate_run == 0:
+                    self.log.record(events.SPEED_RATE, now, step)
+                self._rate_run = 1
+                if self._rate_score >= _RATE_LIMIT:
+                    self._rate_bad = True
+            else:
+                self._rate_run = 0
+                if self._rate_score:
+                    self._rate_score -= 1
+                if self._rate_score == 0:
+                    self._rate_bad = False
+                self._rate_speed = speed
+                self._rate_ms = now
+        return -1 if self._rate_bad else self._rate_speed
 
     def _gnss_ok(self):
         rx = self.rx
@@ -161,9 +316,46 @@ class Supervisor:
             and v[roles.IN_HDOP] <= cfg.gnss_max_hdop_d
         )
 
+    def _cross_check(self, now, vehicle, gnss):
+        """Compare the vehicle's speed with each fresh good GNSS speed; returns the speed to
+        limit on: the vehicle's, or while they disagree the vehicle's plus GNSS's excess."""
+        flags = self.flags
+        flagged = flags & _B_IMPLAUSIBLE
+        if not self._gnss_good:
+            self._xcheck_since = -1         # a debounce spans good fixes only
+        elif self.rx.fresh[self.m_vel]:
+            cfg = self.cfg
+            lower = vehicle if vehicle < gnss else gnss
+            allowed = lower * cfg.xcheck_pct // 100
+            if allowed < cfg.xcheck_ckph:
+                allowed = cfg.xcheck_ckph
+            delta = gnss - vehicle
+            apart = delta > allowed or -delta > allowed
+            if flagged:
+                self._offset = delta if delta > 0 else 0
+            if apart == bool(flagged):
+                self._xcheck_since = -1     # as flagged: nothing to debounce
+            elif self._xcheck_since < 0:
+                self._xcheck_since = now
+            elif diff(now, self._xcheck_since) > cfg.xcheck_ms:
+                self._xcheck_since = -1
+                if apart:
+                    self.flags = flags | _B_IMPLAUSIBLE
+                    self._offset = delta if delta > 0 else 0
+                    self.log.record(events.SPEED_IMPLAUSIBLE, now, delta)
+                else:
+                    self.flags = flags & ~_B_IMPLAUSIBLE
+                    self._offset = 0
+                    self.log.record(events.SPEED_PLAUSIBLE, now, delta)
+        if self.flags & _B_IMPLAUSIBLE:
+            return vehicle + self._offset
+        return vehicle
+
     def _update_speed(self, now):
         rx = self.rx
-        wheels = self._vehicle_speed(now)
+        self._gnss_good = gnss = self._gnss_ok()
+        vehicle = self._vehicle_speed(now)
+        self._vehicle = vehicle
         flags = self.flags
         w = self.m_primary
         if w >= 0 and not rx.valid[w]:
@@ -171,25 +363,33 @@ class Supervisor:
                 flags = (flags | (1 << roles.FLAG_SPEED_TIMEOUT)) & ~(1 << roles.FLAG_SPEED_CHECK)
             else:
                 flags = (flags | (1 << roles.FLAG_SPEED_CHECK)) & ~(1 << roles.FLAG_SPEED_TIMEOUT)
+        elif self._rate_bad:
+            flags = (flags | (1 << roles.FLAG_SPEED_CHECK)) & ~(1 << roles.FLAG_SPEED_TIMEOUT)
         else:
             flags &= ~((1 << roles.FLAG_SPEED_TIMEOUT) | (1 << roles.FLAG_SPEED_CHECK))
-        gnss = self._gnss_ok()
+        if w >= 0 and rx.stale[w]:
+            flags |= _B_STALE
+        else:
+            flags &= ~_B_STALE
         if gnss:
             flags &= ~(1 << roles.FLAG_GNSS_INVALID)
         else:
             flags |= 1 << roles.FLAG_GNSS_INVALID
+        self.flags = flags
         source = 0
         fresh = False
-        if wheels >= 0:
+        if vehicle >= 0:
             source = 1
-            speed = wheels
+            own = vehicle
             fresh = rx.fresh[w]
+            speed = self._cross_check(now, vehicle, rx.values[roles.IN_GNSS_SPEED]) if self.m_vel >= 0 else vehicle
         elif gnss:
             source = 2
-            speed = rx.values[roles.IN_GNSS_SPEED]
+            own = speed = rx.values[roles.IN_GNSS_SPEED]
             fresh = rx.fresh[self.m_vel]
         else:
-            speed = self.speed
+            own = speed = self.speed
+        flags = self.flags
         if source != self.speed_source:
             if source == 2:
                 self.log.record(events.SPEED_SOURCE_GNSS, now, speed)
@@ -202,14 +402,15 @@ class Supervisor:
         else:
             flags &= ~(1 << roles.FLAG_SPEED_FROM_GNSS)
         if fresh:
+            # From the source's own readings: a GNSS offset stepping in would read as a jolt.
             if self._have_prev:
                 dt = diff(now, self._prev_speed_ms)
                 if dt > 0:
-                    a = (speed - self._prev_speed) * 1000 // dt
+                    a = (own - self._prev_speed) * 1000 // dt
                     self.accel += (a - self.accel) >> 2
             else:
                 self.accel = 0
-            self._prev_speed = speed
+            self._prev_speed = own
             self._prev_speed_ms = now
             self._have_prev = True
         if source == 0:
@@ -289,7 +490,8 @@ class Supervisor:
     # -- decisions ------------------------------------------------------------------
 
     def step(self, now):
-        """One control period: returns the torque limit (permille)."""
+        """One control period: returns the torque limit (permille); the regen request is
+        in `regen`."""
         cfg = self.cfg
         if not self.booted:
             self.booted = True
@@ -302,7 +504,7 @@ class Supervisor:
         if state == INIT:
             if self.speed_source == 1 and self.driver_ok():
                 state = NORMAL
-                self.gov.release()  # nothing moved yet: the driver's demand applies as is
+                self.gov.start()  # from 0 at the up-ramp, then the driver's demand
             elif diff(now, self.boot_ms) > self.init_ms:
                 state = FAULT
                 if self.m_primary >= 0 and not self.rx.valid[self.m_primary]:
@@ -330,34 +532,32 @@ class Supervisor:
         if state == FAULT and cfg.limp_ckph < limit:
             limit = cfg.limp_ckph
         self.limit = limit
-        # A lower limit is approached along a ramp from the current speed, so the
-        # vehicle never decelerates harder than fault_decel (no abrupt cut at speed).
-        ref = self.ref
-        if limit >= ref or limit >= self.speed:
-            ref = limit
-        else:
-            start = ref if ref < self.speed else self.speed
-            ref = start - self.fault_decel_step
-            if ref < limit:
-                ref = limit
-        self.ref = ref
+        ref = self._ramp_ref(limit)
 
         gov = self.gov
-        demand = self.rx.values[roles.IN_PEDAL] if self.driver_ok() else 0
-        if state == INIT:
-            torque = gov.ramp_to(0)
-        elif self.speed_source == 0 or not self.driver_ok():
+        speed = self.speed
+        driver = self.driver_ok()
+        demand = self.rx.values[roles.IN_PEDAL] if driver else 0
+        # No torque increase on a late input or while any speed source reads at the limit.
+        hi = speed
+        if self._gnss_good and self.rx.values[roles.IN_GNSS_SPEED] > hi:
+            hi = self.rx.values[roles.IN_GNSS_SPEED]
+        rise = hi < ref and not flags & _B_STALE and not (driver and self.rx.stale[self.m_driver])
+        if state == INIT or self.speed_source == 0 or not driver:
             torque = gov.ramp_to(0)
         else:
             target = ref - cfg.setpoint_margin_ckph
             if target < 0:
                 target = 0
-            torque = gov.step(target, self.speed, self.accel, demand)
+            torque = gov.step(target, speed, self.accel, demand, rise)
+        # Regen on the speed above the ramped limit, once no drive torque is asked for.
+        self.regen = gov.regen_step(ref, speed, self.regen_authority and self.speed_source != 0
+                                    and state != INIT and torque == 0)
         if state == NORMAL or state == LIMITING or state == LOCKOUT:
             if flags & (1 << roles.FLAG_LOCKOUT):
                 new = LOCKOUT
             else:
-                new = LIMITING if gov.binding else NORMAL
+                new = LIMITING if (gov.binding and not gov.starting) or self.regen else NORMAL
             if new != state and new != LOCKOUT and state != LOCKOUT:
                 self.log.record(
                     events.LIMIT_ENGAGED if new == LIMITING else events.LIMIT_RELEASED, now, self.speed
@@ -371,8 +571,49 @@ class Supervisor:
         self.torque = torque
         return torque
 
+    def _ramp_ref(self, limit):
+        """The commanded limit: a higher limit at once; a lower one along a ramp from the
+        current speed at up to fault_decel_ckph_s, its rate moving by at most the jerk
+        bound (rising at the start, easing off before the limit)."""
+        speed = self.speed
+        if not self._ref_set:
+            if self.speed_source == 0:
+                self.ref = limit
+                self._ref_m = limit * 1000
+                return limit
+            # The first speed known: above the limit (booted mid-drive) the ramp starts there.
+            self._ref_set = True
+            self._ref_m = (speed if speed > limit else limit) * 1000
+            self._ramp = 0
+        ref_m = self._ref_m
+        if limit * 1000 >= ref_m or (self.speed_source and limit >= speed):
+            ref_m = limit * 1000
+            self._ramp = 0
+        else:
+            if self.speed_source and speed * 1000 < ref_m:
+                ref_m = speed * 1000
+            gap = ref_m // 1000 - limit
+            rate = self._ramp
+            if rate * rate > self._jerk2 * gap:
+                rate -= self._jerk_step      # ease off: land on the limit without a jolt
+                if rate < self._jerk_step:
+                    rate = self._jerk_step
+            else:
+                rate += self._jerk_step
+                if rate > self._decel_m:
+                    rate = self._decel_m
+            self._ramp = rate
+            ref_m -= rate * self.period_ms
+            if ref_m < limit * 1000:
+                ref_m = limit * 1000
+                self._ramp = 0
+        self._ref_m = ref_m
+        self.ref = ref_m // 1000
+        return self.ref
+
     def _overspeed(self, now, limit):
-        """Warn when the vehicle runs above the limit although the governor cuts torque."""
+        """Warn when the vehicle runs above the limit although the governor cuts torque;
+        with no braking authority left, alert the driver for as long as it lasts."""
         bit = 1 << roles.FLAG_OVERSPEED
         over = self.speed_source and self.speed > limit + self.cfg.overspeed_margin_ckph
         if over:
@@ -386,6 +627,10 @@ class Supervisor:
             if self.flags & bit and self.speed <= limit:
                 self.flags &= ~bit
                 self.log.record(events.OVERSPEED_CLEARED, now, self.speed)
+        if self.flags & bit and (not self.regen_authority or self.regen >= self.cfg.regen_max_pm):
+            self.flags |= _B_ALERT
+        elif not self.speed_source or self.speed <= limit:
+            self.flags &= ~_B_ALERT
 
     def _odometer(self):
         # ckph * ms / 360 = mm; whole metres carried out to keep the sum small.
