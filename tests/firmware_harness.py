@@ -194,6 +194,24 @@ class Bench:
             out += self.step()
         return out
 
+    def ramp_speed(self, kph: float, kph_per_s: float = 5.0) -> list[Sent]:
+        """Change the car's speed as a car can, wheels and GNSS together, a period at a
+        time (the firmware refuses a speed that jumps)."""
+        car = self.car
+        now = car.wheels_kph[0]
+        step = kph_per_s * PERIOD_MS / 1000
+        out: list[Sent] = []
+        while abs(kph - now) > step:
+            now += step if kph > now else -step
+            car.set_speed(now)
+            if car.gnss_speed_kph is not None:
+                car.gnss_speed_kph = now
+            out += self.step()
+        car.set_speed(kph)
+        if car.gnss_speed_kph is not None:
+            car.gnss_speed_kph = kph
+        return out
+
     def take_sent(self, now: int) -> list[Sent]:
         can = self.can
         out = []

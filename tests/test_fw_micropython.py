@@ -84,15 +84,16 @@ def test_no_heap_allocation_per_step(tmp_path: Path):
     car.gnss_speed_kph = 30
     bench.run(3000)                      # warm-up: boot, trust, NORMAL
     warmup = len(bench.trace)
-    car.set_speed(66)
-    car.pedal_pct = 100                  # above the cap: LIMITING, overspeed warning
+    car.pedal_pct = 100
+    bench.ramp_speed(66, 10)             # above the cap: LIMITING, overspeed warning
     bench.run(4000)
     car.wheels_on = False                # FAULT, speed from GNSS, limit ramping down
     car.gnss_speed_kph = 66
     bench.run(4000)
+    car.set_speed(66)
     car.wheels_on = True                 # recovery, then NORMAL below the cap
-    car.set_speed(30)
     car.pedal_pct = 30
+    bench.ramp_speed(30, 10)
     bench.run(3000)
     car.corrupt_wheels = True            # FAULT again, by checksum
     bench.run(1000)

@@ -52,18 +52,7 @@ def step_until(bench: fh.Bench, states: int | tuple[int, ...], within_ms: int) -
 
 
 def ramp_speed(bench: fh.Bench, kph: float, kph_per_s: float = 5.0) -> None:
-    """Change the car's speed as a car can (wheels and GNSS together), a period at a time."""
-    now = bench.car.wheels_kph[0]
-    step = kph_per_s * fh.PERIOD_MS / 1000
-    while abs(kph - now) > step:
-        now += step if kph > now else -step
-        bench.car.set_speed(now)
-        if bench.car.gnss_speed_kph is not None:
-            bench.car.gnss_speed_kph = now
-        bench.step()
-    bench.car.set_speed(kph)
-    if bench.car.gnss_speed_kph is not None:
-        bench.car.gnss_speed_kph = kph
+    bench.ramp_speed(kph, kph_per_s)
 
 
 def last_wheel_frame_time(bench: fh.Bench) -> int:
