@@ -65,18 +65,19 @@ def test_the_drive_replays_with_its_own_gnss(run):
     assert (out / "report.png").stat().st_size > 10000
 
 
-def test_the_governor_limits_above_the_cap_and_faults_at_the_gaps(run):
+def test_the_governor_limits_above_the_cap_and_rides_through_the_gaps(run):
     _status, out, summary, events = run
     checks = {c["name"]: c for c in summary["checks"]}
     assert checks["torque_limited"]["verdict"] == "pass"
-    assert summary["seconds_over_cap"] > 400 and summary["limit_engaged"] >= 5
+    assert summary["seconds_over_cap"] > 400 and summary["limit_engaged"] >= 3
+    # The log's two ~3 s gaps time the 10 Hz GNSS out, but not the 1 Hz speed (5 periods):
+    # no FAULT, the car is not lost for a gap it can ride through.
     faults = [e["t_s"] for e in events if e["name"] == "fault_entered"]
-    assert len(faults) == 2, faults
-    assert faults[0] == pytest.approx(350.9, abs=0.1) and faults[1] == pytest.approx(451.9, abs=0.1)
+    assert faults == [], faults
     starts = [e for e in events if e["name"] == "state_change"]
     assert starts[0]["value"] == 1 and starts[0]["t_s"] < 3.5, "NORMAL once the third 1 Hz speed frame is in"
     timeouts = {(e["message"], round(e["t_s"])) for e in events if e["name"] == "input_invalid"}
-    assert ("gnss_speed", 351) in timeouts and ("GNSS_FIX_LAT", 349) in timeouts
+    assert ("GNSS_FIX_LAT", 349) in timeouts and ("GNSS_FIX_LAT", 450) in timeouts
     with (out / "timeline.csv").open() as f:
         rows = list(csv.DictReader(f))
     over = [r for r in rows if float(r["speed_kph"]) > 66 and r["state"] != "FAULT"]
