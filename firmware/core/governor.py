@@ -52,7 +52,8 @@ class SpeedGovernor:
             accel = -_ACCEL_MAX
         if accel < 0 and speed >= target:
             accel = 0
-        if not rise and demand > self.command:
+        held = not rise and demand > self.command
+        if held:
             demand = self.command
         err = target - (speed + accel * self.lookahead_ms // 1000)
         if err > ERR_MAX:
@@ -88,8 +89,9 @@ class SpeedGovernor:
             self.starting = False      # the law, not the start-up ramp, holds the command
         if cmd >= demand:
             cmd = demand
-            if u >= demand:
-                # Released: from the next period on the driver's demand passes through.
+            if u >= demand and not held:
+                # Released: from the next period on the driver's demand passes through
+                # (not while held: the demand then is the held command, not the driver's).
                 self.binding = False
                 self.starting = False
                 integ = demand << _Q

@@ -157,7 +157,13 @@ class Supervisor:
         self._xcheck_since = -1    # disagreeing (or, while flagged, agreeing) since
         self._offset = 0           # GNSS minus the vehicle's speed when last compared, while flagged
         self._vehicle = -1         # the vehicle's own plausible speed this period, or -1
+        self.reading = 0           # the newest well-formed frame's speed, plausible or not (ckph)
         self._gnss_good = False
+        self._gnss_prev = 0        # GNSS speed's own acceleration, for when it governs
+        self._gnss_prev_ms = 0
+        self._have_gnss_prev = False
+        self._gnss_accel = 0
+        self.control_accel = 0     # the acceleration of the speed the governor limits on
         self._overspeed_since = -1
         self._faults_clear_since = -1
         self.odometer_mm = 0
@@ -172,6 +178,17 @@ class Supervisor:
         speed signal, through the rate check."""
         rx = self.rx
         i = self.m_primary
+        if i >= 0 and not rx.valid[i] and rx.fresh[i]:
+            # Not trusted, but well formed: what it says still holds the torque (_rise).
+            v = rx.values
+            if i == self.m_wheels:
+                a = v[roles.IN_WHEEL_FL]
+                b = v[roles.IN_WHEEL_FR]
+                c = v[roles.IN_WHEEL_RL]
+                d = v[roles.IN_WHEEL_RR]
+                self.reading = (a + b + c + d - min(a, b, c, d) - max(a, b, c, d)) >> 1
+            else:
+                self.reading = v[roles.IN_VEHICLE_SPEED]
         if i < 0 or not rx.valid[i]:
             self._rate_have = False
             self._outlier = -1
@@ -183,7 +200,7 @@ class Supervisor:
             if raw < 0:
                 return -1
         else:
-            raw = rx.values[roles.IN_VEHICLE_SPEED]
+            raw = self.reading = rx.values[roles.IN_VEHICLE_SPEED]
         return self._rate_check(now, raw, rx.fresh[i])
 
     def _vote(self, now):
@@ -226,7 +243,7 @@ class Supervisor:
             s1, s2 = m1, m2
         else:
             s1, s2 = m2, m1
-        median = (s1 + s2) >> 1
+        median = self.reading = (s1 + s2) >> 1
         allowed = median * cfg.plausibility_pct // 100
         if allowed < cfg.plausibility_ckph:
             allowed = cfg.plausibility_ckph
@@ -318,11 +335,16 @@ class Supervisor:
 
     def _cross_check(self, now, vehicle, gnss):
         """Compare the vehicle's speed with each fresh good GNSS speed; returns the speed to
-        limit on: the vehicle's, or while they disagree the vehicle's plus GNSS's excess."""
+        limit on. Apart, GNSS's excess is added at once (the higher plausible speed governs;
+        a GNSS glitch can only lower torque); apart for xcheck_ms raises SPEED_IMPLAUSIBLE,
+        and the excess is then kept, through a loss of the fix, until they agree for
+        xcheck_ms again."""
         flags = self.flags
         flagged = flags & _B_IMPLAUSIBLE
         if not self._gnss_good:
             self._xcheck_since = -1         # a debounce spans good fixes only
+            if not flagged:
+                self._offset = 0
         elif self.rx.fresh[self.m_vel]:
             cfg = self.cfg
             lower = vehicle if vehicle < gnss else gnss
@@ -331,8 +353,7 @@ class Supervisor:
                 allowed = cfg.xcheck_ckph
             delta = gnss - vehicle
             apart = delta > allowed or -delta > allowed
-            if flagged:
-                self._offset = delta if delta > 0 else 0
+            self._offset = delta if (apart or flagged) and delta > 0 else 0
             if apart == bool(flagged):
                 self._xcheck_since = -1     # as flagged: nothing to debounce
             elif self._xcheck_since < 0:
@@ -341,15 +362,12 @@ class Supervisor:
                 self._xcheck_since = -1
                 if apart:
                     self.flags = flags | _B_IMPLAUSIBLE
-                    self._offset = delta if delta > 0 else 0
                     self.log.record(events.SPEED_IMPLAUSIBLE, now, delta)
                 else:
                     self.flags = flags & ~_B_IMPLAUSIBLE
                     self._offset = 0
                     self.log.record(events.SPEED_PLAUSIBLE, now, delta)
-        if self.flags & _B_IMPLAUSIBLE:
-            return vehicle + self._offset
-        return vehicle
+        return vehicle + self._offset
 
     def _update_speed(self, now):
         rx = self.rx
@@ -401,6 +419,18 @@ class Supervisor:
             flags |= 1 << roles.FLAG_SPEED_FROM_GNSS
         else:
             flags &= ~(1 << roles.FLAG_SPEED_FROM_GNSS)
+        if self._gnss_good and rx.fresh[self.m_vel]:
+            g = rx.values[roles.IN_GNSS_SPEED]
+            if self._have_gnss_prev:
+                dt = diff(now, self._gnss_prev_ms)
+                if dt > 0:
+                    self._gnss_accel += ((g - self._gnss_prev) * 1000 // dt - self._gnss_accel) >> 1
+            self._gnss_prev = g
+            self._gnss_prev_ms = now
+            self._have_gnss_prev = True
+        elif not self._gnss_good:
+            self._have_gnss_prev = False
+            self._gnss_accel = 0
         if fresh:
             # From the source's own readings: a GNSS offset stepping in would read as a jolt.
             if self._have_prev:
@@ -415,6 +445,9 @@ class Supervisor:
             self._have_prev = True
         if source == 0:
             self.accel = 0
+        # Where GNSS's excess over the vehicle's speed governs, so does GNSS's acceleration:
+        # frozen wheels would say none.
+        self.control_accel = self._gnss_accel if source == 1 and self._offset else self.accel
         self.speed = speed
         d = self.driver_ok()
         if d:
@@ -538,10 +571,13 @@ class Supervisor:
         speed = self.speed
         driver = self.driver_ok()
         demand = self.rx.values[roles.IN_PEDAL] if driver else 0
-        # No torque increase on a late input or while any speed source reads at the limit.
+        # No torque increase on a late input or while any speed source reads at the limit,
+        # a refused reading too: a glitch can only lower torque.
         hi = speed
         if self._gnss_good and self.rx.values[roles.IN_GNSS_SPEED] > hi:
             hi = self.rx.values[roles.IN_GNSS_SPEED]
+        if self.m_primary >= 0 and not self.rx.stale[self.m_primary] and self.reading > hi:
+            hi = self.reading
         rise = hi < ref and not flags & _B_STALE and not (driver and self.rx.stale[self.m_driver])
         if state == INIT or self.speed_source == 0 or not driver:
             torque = gov.ramp_to(0)
@@ -549,7 +585,7 @@ class Supervisor:
             target = ref - cfg.setpoint_margin_ckph
             if target < 0:
                 target = 0
-            torque = gov.step(target, speed, self.accel, demand, rise)
+            torque = gov.step(target, speed, self.control_accel, demand, rise)
         # Regen on the speed above the ramped limit, once no drive torque is asked for.
         self.regen = gov.regen_step(ref, speed, self.regen_authority and self.speed_source != 0
                                     and state != INIT and torque == 0)
