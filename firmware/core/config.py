@@ -26,7 +26,7 @@ PARAMS = (
     ("regen_kp_q10", 2560, 0, 16384),           # regen request: 0.1 % per 0.01 km/h over the limit, x1024
     ("regen_ki_q10", 1024, 0, 8192),            # 0.1 % per (0.01 km/h * s), x1024
     ("regen_max_pm", 1000, 0, 1000),            # the most regen the governor asks for
-    ("regen_ramp_pm_s", 1000, 100, 5000),       # regen request rate (bounds the jerk)
+    ("regen_ramp_pm_s", 500, 100, 5000),        # regen request rate (bounds the jerk)
     ("plausibility_ckph", 300, 100, 2000),      # wheel spread allowed: max(this, ...
     ("plausibility_pct", 10, 1, 50),            # ... this % of speed)
     ("plausibility_ms", 500, 0, 5000),          # for longer than this (one outlier wheel is voted out)

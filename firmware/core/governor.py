@@ -108,10 +108,11 @@ class SpeedGovernor:
         self.starting = True
         self.integ = _FULL << _Q
 
-    def regen_step(self, limit, speed, allowed):
+    def regen_step(self, limit, speed, allowed, decel_ok=True):
         """Regen request (permille) for this period: PI on the speed above `limit` (ckph),
         ramped both ways. `allowed` False (torque still applied, no speed source, no regen
-        on this drivetrain) ramps the request out and empties the integrator."""
+        on this drivetrain) ramps the request out and empties the integrator; `decel_ok`
+        False (the car already slows at the bound) backs the request off at its ramp."""
         prev = self.regen
         if allowed:
             err = speed - limit
@@ -133,6 +134,11 @@ class SpeedGovernor:
         else:
             integ = 0
             u = 0
+        if not decel_ok and u > prev - self.regen_ramp:
+            u = prev - self.regen_ramp      # back off until the car slows within the bound
+            if u < 0:
+                u = 0
+            integ = self.regen_integ
         if u > prev + self.regen_ramp:
             u = prev + self.regen_ramp
             if allowed and err > 0:

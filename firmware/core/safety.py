@@ -587,8 +587,11 @@ class Supervisor:
                 target = 0
             torque = gov.step(target, speed, self.control_accel, demand, rise)
         # Regen on the speed above the ramped limit, once no drive torque is asked for.
+        # Regen never makes the car slow harder than the ramp's bound, whatever the road adds:
+        # it backs off at 15/16 of it, the rest is the room the loop's delays need.
         self.regen = gov.regen_step(ref, speed, self.regen_authority and self.speed_source != 0
-                                    and state != INIT and torque == 0)
+                                    and state != INIT and torque == 0,
+                                    -self.control_accel < self._decel_m - (self._decel_m >> 4))
         if state == NORMAL or state == LIMITING or state == LOCKOUT:
             if flags & (1 << roles.FLAG_LOCKOUT):
                 new = LOCKOUT
