@@ -247,3 +247,17 @@ def test_socket_url(capsys):
         stop.set()
         thread.join(5)
         server.close()
+
+
+@on_micropython
+def test_events_fold_a_repeated_summary_into_its_record(capsys):
+    from core import events as ev
+
+    summary = ev.OVERSPEED << 24 | ev.repeat_tag(250) << 16 | 4
+    with pty_device([f"provision {KEY.provision_record().hex()}", "event 1 0 0", "event 5 1200 250",
+                     f"event {ev.REPEATED} 3000 {summary}"]) as port:
+        code, out, _ = run(["device", "events", "--port", port, "--json"], capsys)
+        got = [(e["name"], e["time_ms"], e["count"], e["first_t_s"], e["last_t_s"]) for e in json.loads(out)]
+        assert got == [("boot", 0, 1, 0.0, 0.0), ("overspeed", 1200, 5, 1.2, 3.0)]
+        code, out, _ = run(["device", "events", "--port", port], capsys)
+        assert "overspeed x5" in out and "repeated" not in out

@@ -23,7 +23,9 @@ class Governor:
         self.log = log if log is not None else EventLog()
         self.rx = Receiver(table, self.log)
         self.tx = Transmitter(table, can)
-        self.safety = Supervisor(cfg, table, self.rx, self.log, PERIOD_MS, fence)
+        # Regen is asked for only where the map gives the request a signal.
+        regen = roles.OUT_REGEN_REQUEST in table.TX_SIG_ROLE
+        self.safety = Supervisor(cfg, table, self.rx, self.log, PERIOD_MS, fence, regen)
         self._frame = bytearray(64)
         self.loop_us_max = 0       # longest step in the current telemetry window
         self._loop_us_window = 0
@@ -50,6 +52,8 @@ class Governor:
         out = self.tx.values
         out[roles.OUT_TORQUE_LIMIT] = torque
         out[roles.OUT_SPEED_LIMIT] = s.ref  # the ramped limit: an MCU enforcing it never brakes hard
+        out[roles.OUT_ACTIVE_LIMIT] = s.limit
+        out[roles.OUT_REGEN_REQUEST] = s.regen
         out[roles.OUT_STATE] = s.state
         out[roles.OUT_ZONE] = s.zone_id
         out[roles.OUT_VEHICLE_SPEED] = s.speed
@@ -58,6 +62,7 @@ class Governor:
         out[roles.OUT_LOOP_TIME_MAX] = self._loop_us_window
         out[roles.OUT_FLAGS] = s.flags
         self.tx.send_due(now)
+        self.log.flush(now)     # ends bursts of repeated events (core/events.py)
         self.watchdog.feed()
         self.steps += 1
 

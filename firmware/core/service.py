@@ -3,7 +3,8 @@
 `DeviceService` is the handler core.link.Link dispatches to. Everything it serves is
 passed in, so it runs the same on a board, the sim board and in tests:
   status        object with fill(values): the GOV_FIELDS governor fields into an int array
-                (GovernorStatus adapts core.app.Governor)
+                (GovernorStatus adapts core.app.Governor); if it has a `log` (core.events.EventLog),
+                STATUS also reports the newest fault and lockout that log kept
   store         core.cfgstore.ConfigStore (installed configuration, transfers), or None
   events        core.evstore.EventStore (persisted event log), or None
   clear_faults  callable() -> link status (OK, or E_BUSY if faults cannot clear now)
@@ -31,7 +32,7 @@ CMD_CLEAR_FAULTS = const(0x07)
 CMD_REBOOT = const(0x08)
 
 GOV_FIELDS = const(8)      # state, speed, limit, zone, flags, torque, odometer, loop time
-STATUS_FIELDS = const(14)  # then: running config version, next event, link counters (4)
+STATUS_FIELDS = const(19)  # then: running config version, next event, link counters (4), kept events (5)
 EVENTS_MAX = const(11)     # records per reply: (255 - 13) // 22
 _EVENTS_SCAN = const(32)   # sequence numbers examined per request at most
 PUT_DATA_MAX = const(247)  # MAX_PAYLOAD - total (4) - offset (4)
@@ -44,6 +45,7 @@ class GovernorStatus:
 
     def __init__(self, gov):
         self.gov = gov
+        self.log = gov.log
 
     def fill(self, v):
         s = self.gov.safety
@@ -74,6 +76,7 @@ class DeviceService:
         self.clear_faults = clear_faults
         self.link = None
         self.reboot_requested = False
+        self._log = getattr(status, "log", None)
         self._values = array("i", [0] * STATUS_FIELDS)
 
     def handle(self, cmd, req, n, resp):
@@ -117,6 +120,16 @@ class DeviceService:
             v[11] = lk.bad_crc
             v[12] = lk.bad_frame
             v[13] = lk.oversized
+        log = self._log
+        if log is not None:
+            # The RAM log keeps these whatever overwrote its ring (core/events.py).
+            f = log.fault
+            k = log.lockout
+            v[14] = (1 if f.seq >= 0 else 0) | (2 if k.seq >= 0 else 0)
+            v[15] = f.time
+            v[16] = f.value
+            v[17] = k.time
+            v[18] = k.value
         resp[_P] = STATUS_FIELDS
         for k in range(STATUS_FIELDS):
             le.put_i32(resp, _P + 1 + 4 * k, v[k])

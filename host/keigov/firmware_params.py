@@ -1,4 +1,5 @@
-"""Firmware tables read on the host: parameters (core/config.py), event names, and any module
+"""Firmware tables read on the host: parameters (core/config.py), event names (and the merge of
+the device's REPEATED summaries, `merge_repeated`), and any module
 whose values the AST reader (keigov.fwsource) cannot evaluate, imported with a `micropython` stand-in.
 
 Bounds live in one place, the firmware; the host validates configurations against the
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
+from collections.abc import Callable
 from functools import lru_cache
 
 from keigov import paths
@@ -47,6 +49,43 @@ def params() -> dict[str, tuple[int, int, int]]:
 
 
 @lru_cache(maxsize=1)
+def _events_module() -> types.ModuleType:
+    return load_firmware_module("core/events.py")
+
+
+@lru_cache(maxsize=1)
 def event_names() -> dict[int, str]:
     """Event code -> name, from firmware/core/events.py."""
-    return dict(load_firmware_module("core/events.py").NAMES)
+    return dict(_events_module().NAMES)
+
+
+def merge_repeated(events: list[dict], time_s: Callable[[dict], float] = lambda e: e["t_s"]) -> list[dict]:
+    """A device's events (dicts with "code" and "value", oldest first) with every REPEATED
+    summary merged into the record it summarises, which gets "count" (1 + repeats),
+    "first_t_s" (its own time) and "last_t_s" (the summary's); every other record gets
+    count 1 and both times its own. A summary whose record was not among `events` (read
+    from the middle of the log, or lost) stays, named "repeated", with "repeats" and
+    "repeated" (the name of what it counts) beside the same keys.
+
+    The pairing is the firmware's (core/events.py): the newest earlier record of the
+    repeated code whose repeat_tag matches the summary's."""
+    ev = _events_module()
+    names = event_names()
+    out: list[dict] = []
+    newest: dict[tuple[int, int], dict] = {}     # (code, tag) -> record a summary would merge into
+    for e in events:
+        t = time_s(e)
+        if e["code"] != ev.REPEATED:
+            record = {**e, "count": 1, "first_t_s": t, "last_t_s": t}
+            newest[(e["code"], ev.repeat_tag(e["value"]))] = record
+            out.append(record)
+            continue
+        code, tag, repeats = ev.unpack_repeated(e["value"])
+        target = newest.pop((code, tag), None)
+        if target is not None:
+            target["count"] += repeats
+            target["last_t_s"] = t
+        else:
+            out.append({**e, "count": 1, "first_t_s": t, "last_t_s": t, "repeats": repeats,
+                        "repeated": names.get(code, f"event_{code}")})
+    return out

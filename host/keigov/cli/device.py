@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from keigov.config import blob as cfgblob
+from keigov.firmware_params import event_names, merge_repeated
 from keigov.fwsource import consts
 from keigov.link import protocol as P
 from keigov.link.client import DeviceClient, add_port_arguments, open_client
@@ -94,10 +95,6 @@ FLAG_POSITION = consts("core/evstore.py")["FLAG_POSITION"]
 ORIGIN_MASK = 0x7F     # flags bits 1-7: the low bits of the version whose zones' origin a position uses
 
 
-def event_names() -> dict[int, str]:
-    return {v: k.lower() for k, v in consts("core/events.py").items()}
-
-
 @dataclass(frozen=True)
 class Origin:
     """What event positions are converted with: a configuration's zone projection, and
@@ -148,7 +145,8 @@ def _events(args: argparse.Namespace) -> int:
         events = list(client.events(args.since))
         located = any(e.flags & FLAG_POSITION for e in events)
         origin = _events_origin(args, client) if located else None
-    records = [_event_record(e, names.get(e.code, f"code_{e.code}"), origin) for e in events]
+    records = merge_repeated([_event_record(e, names.get(e.code, f"code_{e.code}"), origin) for e in events],
+                             lambda r: r["time_ms"] / 1000)
     # Positions taken under another configuration's zones: this one's origin is not theirs.
     foreign = sorted({int(e.flags) >> 1 for e in events if e.flags & FLAG_POSITION} - {origin.tag}) if origin else []
     if origin is not None and foreign:
@@ -166,7 +164,8 @@ def _events(args: argparse.Namespace) -> int:
         pos = r["position"]
         where = (f"{pos['lat']:.7f}, {pos['lon']:.7f}" if isinstance(pos, dict)
                  else "-" if r["x_dm"] is None else f"x {r['x_dm']} dm, y {r['y_dm']} dm")
-        print(f"{r['seq']:>6}  {r['time_ms']:>10}  {r['name']:<20}  {r['value']:>8}  {where}")
+        name = r["name"] if r["count"] == 1 else f"{r['name']} x{r['count']}"
+        print(f"{r['seq']:>6}  {r['time_ms']:>10}  {name:<20}  {r['value']:>8}  {where}")
     if located and origin is None:
         print(f"positions: decimetres east (x) and north (y) of the zone origin; "
               f"{args.config or args.port} has no zones to give them in degrees")

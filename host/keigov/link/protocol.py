@@ -72,6 +72,7 @@ NO_DETAIL = 0xFF
 STATUS_FIELDS = (
     "state", "speed_ckph", "limit_ckph", "zone", "flags", "torque_pm", "odometer_m", "loop_us_max",
     "config_version", "events_next", "link_frames", "link_bad_crc", "link_bad_frame", "link_oversized",
+    "kept", "last_fault_ms", "last_fault_flags", "last_lockout_ms", "last_lockout_zone",
 )
 STATES = {0: "INIT", 1: "NORMAL", 2: "LIMITING", 3: "FAULT", 4: "LOCKOUT"}
 
