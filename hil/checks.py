@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from keigov.errors import InputError
+from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH
 from keigov.report.results import FAIL, CheckResult, judge
 from keigov_hil.ecus import STATUS_FLAGS
+from keigov_hil.gnss import in_windows
 from keigov_hil.scenario import CheckSpec, Scenario
 from keigov_hil.schema import Field, validate
 
 COMMAND_PERIOD_S = 0.02   # the governor command's cycle time: torque changes are seen per frame
 QUANTUM_PCT = 0.1         # the command's torque resolution
+_MOVING_KPH = 0.5         # slower counts as standing (max_decel's cut-off too)
+
+
+# A rule over a check's parameters together: the problem in words, or None.
+ParamsRule = Callable[[dict[str, Any]], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -28,27 +35,33 @@ class CheckKind:
     measure: Callable[[Any, Scenario, dict[str, Any]], CheckResult]
     params: dict[str, Field]
     summary: str
+    rule: ParamsRule | None = None
 
 
 class CheckRegistry(dict[str, CheckKind]):
     """Check kinds by name. `keigov sim` has CHECKS; `keigov replay` its own registry
     (keigov.replay.rules) that takes some kinds from here and adds its own."""
 
-    def check(self, kind: str, summary: str, **params: Field):
+    def check(self, kind: str, summary: str, rule: ParamsRule | None = None, /, **params: Field):
+        """Register a kind; `rule` checks what one key's schema cannot (keys that go together)."""
         def register(func: Callable[[Any, Any, dict[str, Any]], CheckResult]):
-            self[kind] = CheckKind(func, params, summary)
+            self[kind] = CheckKind(func, params, summary, rule)
             return func
 
         return register
 
     def validate(self, table: dict[str, Any], path: Path, prefix: str) -> CheckSpec:
         kind = table.get("kind")
-        if kind not in self:
+        entry = self.get(kind) if isinstance(kind, str) else None
+        if entry is None:
             raise InputError(f"'{prefix}.kind' = {kind!r} is not a check kind (known: {', '.join(sorted(self))})",
                              where=str(path))
-        schema = {"kind": Field(str), "name": Field(str, None), **self[kind].params}
+        schema = {"kind": Field(str), "name": Field(str, None), **entry.params}
         params = validate(table, schema, path, prefix)
-        return CheckSpec(kind, params)
+        problem = entry.rule(params) if entry.rule else None
+        if problem:
+            raise InputError(f"'{prefix}' ({kind}): {problem}", where=str(path))
+        return CheckSpec(str(kind), params)
 
     def run(self, data: Any, context: Any, specs: list[CheckSpec]) -> list[CheckResult]:
         """Measure each check; `context` is what the kinds read limits from (a Scenario)."""
@@ -131,19 +144,23 @@ def _stabilised(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 def _torque_ramp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     down = sc.firmware_value("torque_ramp_down_pm_s") / 10 * COMMAND_PERIOD_S + QUANTUM_PCT
     up = sc.firmware_value("torque_ramp_up_pm_s") / 10 * COMMAND_PERIOD_S + QUANTUM_PCT
-    rows = _rows(data, "t_s", "pedal_pct", "torque_limit_pct")
+    rows = _rows(data, "t_s", "pedal_pct", "torque_limit_pct", "speed_kph")
     worst_down = worst_up = 0.0
     worst_ratio = 0.0
-    prev = None
-    for t, pedal, torque in rows:
-        if prev is not None and torque != prev and torque < pedal - QUANTUM_PCT / 2:
+    prev = prev_pedal = None
+    for t, pedal, torque, speed in rows:
+        # Governor-made: a change that ends below the pedal, or, while moving, a rise out of a
+        # torque held below the pedal (a boot's step from 0 to the pedal included).
+        held = prev is not None and prev_pedal is not None and prev < prev_pedal - QUANTUM_PCT / 2
+        if prev is not None and torque != prev and (torque < pedal - QUANTUM_PCT / 2
+                                                    or torque > prev and held and speed > _MOVING_KPH):
             step = torque - prev
             if step < 0:
                 worst_down = max(worst_down, -step)
             else:
                 worst_up = max(worst_up, step)
             worst_ratio = max(worst_ratio, -step / down if step < 0 else step / up)
-        prev = torque
+        prev, prev_pedal = torque, pedal
     result = judge("torque_ramp", "largest governor-made torque decrease per command frame", worst_down, down, "%",
                    "<=", f"largest increase {worst_up:.1f}% (allowed {up:.1f}%)")
     if worst_up > up:
@@ -153,8 +170,11 @@ def _torque_ramp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("demand_passthrough", "largest reduction of the driver's demand", tolerance_pct=Field(float, QUANTUM_PCT, 0, 100))
 def _passthrough(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
-    rows = _rows(data, "pedal_pct", "torque_limit_pct", "state")
-    cut = max((pedal - torque for pedal, torque, state in rows if state != "INIT"), default=0.0)
+    """Counted from the first period after INIT whose torque limit meets the pedal: the boot's
+    up-ramp from 0 before it is the governor's by design (torque_ramp bounds it)."""
+    rows = [r for r in _rows(data, "pedal_pct", "torque_limit_pct", "state") if r[2] != "INIT"]
+    start = next((i for i, (pedal, torque, _state) in enumerate(rows) if torque >= pedal - QUANTUM_PCT / 2), 0)
+    cut = max((pedal - torque for pedal, torque, _state in rows[start:]), default=0.0)
     return judge("demand_passthrough", "largest reduction of the driver's demand", max(cut, 0.0),
                  p["tolerance_pct"], "%", "<=")
 
@@ -183,7 +203,7 @@ def _limp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
        from_s=Field(float, 0.0, 0))
 def _max_decel(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     rows = _rows(data, "t_s", "accel_mps2", "speed_kph")
-    decel = max((-a for t, a, v in rows if t >= p["from_s"] and v > 0.5), default=0.0)
+    decel = max((-a for t, a, v in rows if t >= p["from_s"] and v > _MOVING_KPH), default=0.0)
     return judge("max_decel", "hardest deceleration (no service brakes)", round(max(decel, 0.0), 3), p["max_mps2"],
                  "m/s^2", "<=")
 
@@ -214,8 +234,9 @@ def _flag(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 def _event(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     hits = [e for e in data.events if e["name"] == p["event"]]
     detail = f"first at {hits[0]['t_s']:.2f} s" if hits else "not recorded"
-    return judge(f"event_{p['event']}", f"'{p['event']}' events recorded", float(len(hits)), float(p["min_count"]),
-                 "", ">=", detail)
+    occurrences = sum(e.get("count", 1) for e in hits)     # repeats the device coalesced count too
+    return judge(f"event_{p['event']}", f"'{p['event']}' events recorded", float(occurrences),
+                 float(p["min_count"]), "", ">=", detail)
 
 
 @check("never_state", "the governor never enters a state", state=Field(str, "FAULT",
@@ -230,6 +251,122 @@ def _peak(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     top = max(data.timeline.column("speed_kph"))
     return judge("peak_over_cap", "highest speed above the cap", round(top - sc.cap_kph, 2), None, "km/h", "info",
                  f"peak {top:.2f} km/h")
+
+
+def _gnss_good(sc: Scenario, t_s: float) -> bool:
+    """The scenario's GNSS has a fix at `t_s` (no outage): the speed it gives is the truth's."""
+    return not in_windows(t_s, sc.outages)
+
+
+@check("true_over_cap", "highest true speed above the cap while GNSS is good, past each excursion's grace",
+       max_kph=Field(float, 2.0, 0, 50), grace_s=Field(float, 3.0, 0, 600))
+def _true_over_cap(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+    """An excursion is a stretch of periods above the cap with GNSS good; its first grace_s
+    are the plausibility checks' time to notice (a disagreement must last 2 s)."""
+    worst, worst_t, excursions, since = 0.0, None, 0, None
+    for t, v in _rows(data, "t_s", "speed_kph"):
+        if v > sc.cap_kph and _gnss_good(sc, t):
+            if since is None:
+                since, excursions = t, excursions + 1
+            if t - since >= p["grace_s"] and v - sc.cap_kph > worst:
+                worst, worst_t = v - sc.cap_kph, t
+        else:
+            since = None
+    desc = f"highest true speed above the cap with GNSS good, {p['grace_s']:g} s into an excursion"
+    return judge("true_over_cap", desc, round(worst, 2), p["max_kph"], "km/h", "<=",
+                 f"{excursions} excursion(s) over {sc.cap_kph:.1f} km/h"
+                 + ("" if worst_t is None else f"; worst at {worst_t:.2f} s"))
+
+
+def _settle_source(p: dict[str, Any]) -> str | None:
+    if (p["zone"] is None) == (p["at_s"] is None):
+        return "give exactly one of zone or at_s"
+    if p["limit_kph"] is not None and p["limit_mph"] is not None:
+        return "give limit_kph or limit_mph, not both"
+    if p["at_s"] is not None and p["limit_kph"] is None and p["limit_mph"] is None:
+        return "at_s needs the new limit: limit_kph or limit_mph"
+    return None
+
+
+@check("limit_settle", "time from a limit change until the true speed is within tolerance of the new limit "
+       "and stays there", _settle_source,
+       zone=Field(str, None, help="the zone whose entry changes the limit"),
+       at_s=Field(float, None, 0, help="or the time the limit changes (a fault, a configuration)"),
+       limit_kph=Field(float, None, 0, 200), limit_mph=Field(float, None, 0, 125),
+       tolerance_kph=Field(float, 1.0, 0, 20), max_s=Field(float, 8.0, 0, 3600))
+def _limit_settle(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+    """Measured on the true speed against the limit (the zone's own unless given), from the
+    zone's boundary as the vehicle truly crossed it (zonechecks) or from at_s, until the
+    speed is at or below limit + tolerance for good: to the end, or to leaving the zone."""
+    t, speed = data.timeline.column("t_s"), data.timeline.column("speed_kph")
+    if p["limit_kph"] is not None:
+        limit = p["limit_kph"]
+    elif p["limit_mph"] is not None:
+        limit = p["limit_mph"] * CKPH_PER_MPH / CKPH_PER_KPH
+    else:
+        limit = zonechecks.zone_limit_kph(sc, p["zone"])
+    if p["zone"] is not None:
+        entry, leave = zonechecks.entry_and_exit(data, sc, p["zone"])
+        what = f"entering {p['zone']}"
+    else:
+        entry = next((i for i, ti in enumerate(t) if ti >= p["at_s"]), None)
+        leave, what = None, f"{p['at_s']:g} s"
+    desc = f"time from {what} until the true speed stays within {p['tolerance_kph']:g} km/h of {limit:.1f} km/h"
+    name = "limit_settle"
+    if entry is None:
+        return judge(name, desc, None, p["max_s"], "s", "<=", "the limit never changed (zone never entered)")
+    end = len(t) if leave is None else leave
+    over = [i for i in range(entry, end) if speed[i] > limit + p["tolerance_kph"]]
+    settled = entry if not over else over[-1] + 1
+    if settled >= end:
+        return judge(name, desc, None, p["max_s"], "s", "<=",
+                     f"from {speed[entry]:.1f} km/h at {t[entry]:.2f} s; never settled before {t[end - 1]:.2f} s")
+    low = min(speed[settled:end])
+    return judge(name, desc, round(t[settled] - t[entry], 2), p["max_s"], "s", "<=",
+                 f"from {speed[entry]:.1f} km/h at {t[entry]:.2f} s, settled at {t[settled]:.2f} s; "
+                 f"lowest after {low:.1f} km/h")
+
+
+def _rate_threshold(p: dict[str, Any]) -> str | None:
+    return None if p["max_count"] is not None or p["max_per_s"] is not None else "give max_count or max_per_s"
+
+
+@check("events_rate", "event log entries recorded between from_s and to_s (coalesced repeats are one entry): "
+       "total and per second", _rate_threshold,
+       event=Field(str, None, help="count only events of this name"), max_count=Field(int, None, 0),
+       max_per_s=Field(float, None, 0), from_s=Field(float, 0.0, 0), to_s=Field(float, None, 0))
+def _events_rate(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+    end = sc.duration_s if p["to_s"] is None else min(p["to_s"], sc.duration_s)
+    span = max(end - p["from_s"], 1e-9)
+    hits = [e for e in data.events
+            if p["from_s"] <= e["t_s"] <= end and (p["event"] is None or e["name"] == p["event"])]
+    per_s = len(hits) / span
+    which = f"'{p['event']}' events" if p["event"] else "events"
+    desc = f"{which} recorded from {p['from_s']:g} s to {end:g} s"
+    occurrences = sum(e.get("count", 1) for e in hits)
+    detail = f"{len(hits)} entries in {span:g} s ({per_s:.2f}/s; {occurrences} occurrences with the coalesced repeats)"
+    if p["max_count"] is None:
+        return judge("events_rate", desc + " per second", round(per_s, 3), p["max_per_s"], "/s", "<=", detail)
+    result = judge("events_rate", desc, float(len(hits)), float(p["max_count"]), "", "<=", detail)
+    if p["max_per_s"] is not None and per_s > p["max_per_s"]:
+        result.verdict = FAIL
+        result.detail += f"; above {p['max_per_s']:g}/s"
+    return result
+
+
+@check("limit_start", "the first commanded limit starts no lower than the true speed less tolerance_kph",
+       tolerance_kph=Field(float, 1.0, 0, 50))
+def _limit_start(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+    """A limit below the speed is reached by slowing down, so the governor's first one (after
+    its INIT) starts at the speed it finds, not as a step down to the cap."""
+    rows = _rows(data, "t_s", "speed_kph", "limit_kph", "state")
+    first = next((r for r in rows if r[3] != "INIT"), None)
+    desc = "true speed less the first commanded limit"
+    if first is None:
+        return judge("limit_start", desc, None, p["tolerance_kph"], "km/h", "<=", "the governor never left INIT")
+    t, v, limit, _state = first
+    return judge("limit_start", desc, round(max(0.0, v - limit), 2), p["tolerance_kph"], "km/h", "<=",
+                 f"at {t:.2f} s: limit {limit:.1f} km/h at {v:.1f} km/h (cap {sc.cap_kph:.1f})")
 
 
 # The geofence's kinds live in their own module and register here.

@@ -211,7 +211,7 @@ class GnssReceiver:
         east_m = gauss(0.0, 1.0) * self.noise_m
         speed_kph = max(0.0, speed_mps * 3.6 + gauss(0.0, self.SPEED_NOISE_KPH))
         heading_noise_deg = gauss(0.0, self.HEADING_NOISE_DEG)
-        if self.outages and _inside(t_s, self.outages):
+        if self.outages and in_windows(t_s, self.outages):
             # No fix: the receiver repeats its last solution and says it is worthless.
             lat, lon, heading = self._last_position
             return GnssFix(lat, lon, 0, 0, self.HDOP_NO_FIX, 0.0, heading)
@@ -226,7 +226,8 @@ class GnssReceiver:
         return GnssFix(lat, lon, 3, self.satellites, self.hdop, speed_kph, heading)
 
 
-def _inside(t_s: float, windows: Sequence[tuple[float, ...]]) -> bool:
+def in_windows(t_s: float, windows: Sequence[tuple[float, ...]]) -> bool:
+    """Whether `t_s` falls in any [start_s, end_s) window (an outage, a jump)."""
     return any(w[0] <= t_s < w[1] for w in windows)
 
 

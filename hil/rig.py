@@ -36,7 +36,7 @@ import can
 
 from keigov.config import simdevice
 from keigov.errors import KeigovError
-from keigov.firmware_params import event_names
+from keigov.firmware_params import event_names, merge_repeated
 from keigov.report.results import RunResult
 from keigov_hil.bus import Sender, open_bus, receive
 from keigov_hil.device import DeviceEvent, DeviceProcess, StepOutput
@@ -45,7 +45,7 @@ from keigov_hil.ecus import GovernorView, VehicleNodes
 from keigov_hil.gnss import GnssReceiver, Route
 from keigov_hil.runtimes import Runtime
 from keigov_hil.scenario import Scenario
-from keigov_hil.timeline import Timeline
+from keigov_hil.timeline import COLUMNS, Timeline
 from keigov_hil.vehicle import MotorController, Road, Vehicle, VehicleParams
 
 PERIOD_MS = 10
@@ -97,16 +97,20 @@ class _Row:
     distance_m: float
 
     def with_view(self, view: GovernorView) -> tuple:
-        """The row's columns up to distance_m; its position is added at the end of the run."""
+        """The row's columns but its position (lat, lon, heading), added at the end of the run."""
         return (self.t_s, self.speed_kph, view.limit_kph, self.pedal_pct, view.torque_limit_pct, view.state,
                 view.zone, self.accel_mps2, self.grade_pct, self.torque_applied_pct, self.gnss_fix, view.flags,
-                self.distance_m)
+                self.distance_m, view.regen_pct)
+
+
+_POSITION_AT = COLUMNS.index("lat")     # where the position goes in a row of with_view's
 
 
 def _add_positions(timeline: Timeline, route: Route) -> None:
     """Every row's true position (lat, lon, heading) from its distance, in one pass."""
     positions = zip(*route.positions_at(timeline.column("distance_m")))
-    timeline.rows = [row + position for row, position in zip(timeline.rows, positions)]
+    at = _POSITION_AT
+    timeline.rows = [row[:at] + position + row[at:] for row, position in zip(timeline.rows, positions)]
 
 
 def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorController]:
@@ -198,7 +202,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
             cleanup.callback(device.close)
             device.start()      # it boots (imports, compiles) while the rig builds the vehicle and the buses
         vehicle, driver, gnss, mcu = build_world(sc)
-        nodes = VehicleNodes(vehicle, gnss, mcu, sc.faults)
+        nodes = VehicleNodes(vehicle, gnss, mcu, sc.faults, sc.seed)
         vehicle_bus = open_bus(opts.interface, channel, opts.bitrate)
         cleanup.callback(vehicle_bus.shutdown)
         vehicle_tx = Sender(vehicle_bus)
@@ -267,7 +271,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     pending.append(row)
                 else:
                     timeline.add(*row.with_view(nodes.view))
-                vehicle.step(PERIOD_MS / 1000, torque, brake)
+                vehicle.step(PERIOD_MS / 1000, torque, brake, mcu.regen_fraction(t_s, torque))
                 if opts.progress and k % 1000 == 0:
                     _progress(t_s, sc.duration_s)
                 watch.lap(PLANT)
@@ -280,6 +284,7 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
             wall = time.perf_counter() - wall0
             if opts.progress:
                 sys.stderr.write("\r" + " " * 60 + "\r")
+    events = merge_repeated(events)     # a REPEATED summary into the record it counts
     return RunData(sc, timeline, events, step_us, wall, bridge.to_device, bridge.from_device, fixes, device_wait_us,
                    dict(zip(PHASES, watch.total)))
 

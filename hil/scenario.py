@@ -33,6 +33,7 @@ VEHICLE = {
     "wheel_speed_error_pct": Field(list, None, help="four per-wheel indicated-speed errors"),
     "initial_speed_kph": Field(float, 0.0, 0, 200),
     "command_latency_ms": Field(int, 20, 10, 100, help="governor command to applied torque, whole 10 ms periods"),
+    "regen_max_torque_nm": Field(float, None, 0, 2000, help="the motor's regen torque (0: no regen)"),
 }
 ROAD = {"grade": Field(list, [[0.0, 0.0]], help="[[start_m, grade_pct], ...]")}
 ROUTE = {
@@ -55,14 +56,26 @@ DRIVER_POINT = {
     "pedal_pct": Field(float, None, 0, 100),
     "brake": Field(bool, False),
 }
-FAULT_KINDS = ("stop", "bad_checksum", "bad_counter", "freeze", "wheel_bias")
+FAULT_KINDS = ("stop", "bad_checksum", "bad_counter", "freeze", "wheel_bias", "freeze_valid", "scale", "drop",
+               "jitter", "forge")
+VALUE_FAULTS = ("wheel_bias", "scale")      # change the wheel speeds the VCU measures, not its frames
+FORGEABLE = ("WHEEL_SPEEDS", "GNSS_VELOCITY")   # messages with a speed a forged frame can claim
 FAULT = {
     "kind": Field(str, required=True, choices=FAULT_KINDS),
     "message": Field(str, "WHEEL_SPEEDS"),
     "start_s": Field(float, required=True, minimum=0),
     "end_s": Field(float, None, minimum=0),
-    "wheel": Field(int, 0, 0, 3, help="wheel index for wheel_bias (0 FL, 1 FR, 2 RL, 3 RR)"),
+    "wheel": Field(int, 0, -1, 3, help="wheel index for wheel_bias and scale (0 FL, 1 FR, 2 RL, 3 RR; -1 all four)"),
     "bias_kph": Field(float, 0.0, -200, 200),
+    "scale_pct": Field(float, 0.0, -90, 300, help="scale: wheel speed error in percent"),
+    "ramp_s": Field(float, 0.0, 0, 86400, help="scale: seconds for the error to grow from 0 to scale_pct"),
+    "every_n": Field(int, 0, 0, 100000, help="drop: lose every Nth frame (0: not by count)"),
+    "probability": Field(float, 0.0, 0, 1, help="drop: chance of losing each frame (seeded)"),
+    "burst": Field(int, 1, 1, 1000, help="drop: frames lost in a row at each loss"),
+    "jitter_ms": Field(int, 0, 0, 1000, help="jitter: largest delay, whole 10 ms periods"),
+    "reorder": Field(bool, False, help="jitter: a later frame may overtake an earlier one"),
+    "value_kph": Field(float, 0.0, 0, 200, help="forge: the speed a forged frame claims"),
+    "counter": Field(str, "next", choices=("next", "same", "random"), help="forge: the forged frame's counter"),
 }
 GOVERNOR_UNITS = {
     "cap_mph": ("cap_ckph", CKPH_PER_MPH),
@@ -80,9 +93,46 @@ class FaultSpec:
     end_s: float | None
     wheel: int = 0
     bias_kph: float = 0.0
+    scale_pct: float = 0.0
+    ramp_s: float = 0.0
+    every_n: int = 0
+    probability: float = 0.0
+    burst: int = 1
+    jitter_ms: int = 0
+    reorder: bool = False
+    value_kph: float = 0.0
+    counter: str = "next"
 
     def active(self, t_s: float) -> bool:
         return t_s >= self.start_s and (self.end_s is None or t_s < self.end_s)
+
+    def wheels(self) -> range:
+        """The wheels a wheel fault acts on: its `wheel`, or all four for -1."""
+        return range(4) if self.wheel == -1 else range(self.wheel, self.wheel + 1)
+
+    def scale_at(self, t_s: float) -> float:
+        """A scale fault's factor at `t_s`: the error grows linearly over `ramp_s` (a drift)."""
+        pct = self.scale_pct if self.ramp_s <= 0.0 else self.scale_pct * min(1.0, (t_s - self.start_s) / self.ramp_s)
+        return 1.0 + pct / 100.0
+
+
+def _fault(table: Any, path: Path, n: int) -> FaultSpec:
+    """One [[faults]] entry: the schema's checks, then what depends on its kind."""
+    f = FaultSpec(**validate(table, FAULT, path, f"faults[{n}]"))
+    where, key = str(path), f"faults[{n}]"
+    if f.end_s is not None and f.end_s <= f.start_s:
+        raise InputError(f"'{key}.end_s' = {f.end_s} is not after start_s = {f.start_s}", where=where)
+    if f.kind in VALUE_FAULTS and f.message != "WHEEL_SPEEDS":
+        raise InputError(f"'{key}.message' = {f.message!r}: a {f.kind} fault acts on WHEEL_SPEEDS only", where=where)
+    if f.kind == "drop" and (f.every_n > 0) == (f.probability > 0):
+        raise InputError(f"'{key}' (drop) needs exactly one of every_n or probability", where=where)
+    if f.kind == "jitter" and (f.jitter_ms <= 0 or f.jitter_ms % 10):
+        raise InputError(f"'{key}.jitter_ms' = {f.jitter_ms} is not a positive whole number of 10 ms periods",
+                         where=where)
+    if f.kind == "forge" and f.message not in FORGEABLE:
+        raise InputError(f"'{key}.message' = {f.message!r}: forge needs a message with a speed "
+                         f"({', '.join(FORGEABLE)})", where=where)
+    return f
 
 
 @dataclass
@@ -226,7 +276,7 @@ def load_scenario(path: Path) -> Scenario:
         raise InputError("no [[driver]] points: the driver needs a profile", where=str(path))
     if any(b.t_s < a.t_s for a, b in zip(driver, driver[1:])):
         raise InputError("[[driver]] points must be in time order", where=str(path))
-    faults = [FaultSpec(**validate(f, FAULT, path, f"faults[{n}]")) for n, f in enumerate(_table_list(doc, "faults", path))]
+    faults = [_fault(f, path, n) for n, f in enumerate(_table_list(doc, "faults", path))]
     checks = [validate_check(c, path, f"checks[{n}]") for n, c in enumerate(_table_list(doc, "checks", path))]
     scenario = Scenario(
         path=path,

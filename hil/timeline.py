@@ -14,9 +14,10 @@ COLUMNS = (
     "t_s", "speed_kph", "limit_kph", "pedal_pct", "torque_limit_pct", "state", "zone",
     "accel_mps2", "grade_pct", "torque_applied_pct", "gnss_fix", "flags",
     "distance_m", "lat", "lon", "heading_deg",     # where the vehicle truly was (the route, not GNSS)
+    "regen_pct",                                   # the command's regen request (new columns go last)
 )
 _FORMATS = ("%.2f", "%.3f", "%.1f", "%.1f", "%.1f", "%s", "%s", "%.3f", "%.2f", "%.1f", "%s", "%s",
-            "%.2f", "%.7f", "%.7f", "%.1f")
+            "%.2f", "%.7f", "%.7f", "%.1f", "%.1f")
 
 
 class Timeline:

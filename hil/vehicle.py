@@ -24,8 +24,12 @@ class VehicleParams:
 
     The gear ratio puts max motor speed at ~132 km/h. `drivetrain_drag_n` is the motor and reducer
     spin loss felt when coasting with no regen; with it the coast-down at 60 km/h is ~0.26 m/s^2,
-    in line with small cars (aero and tyres alone would give 0.22). Regen is not modelled: the
-    motor only pushes (torque >= 0), which is what makes steep downhills a governor problem.
+    in line with small cars (aero and tyres alone would give 0.22).
+
+    `regen_max_torque_nm` is the motor's regenerative braking torque at the shaft, within the same
+    power envelope as its drive torque; 0 (the default) is a drivetrain without regen, where the
+    motor only pushes (torque >= 0) and steep downhills are a governor problem. Regen fades
+    linearly to nothing below `regen_fade_kph`, as an EV's does near standstill.
     """
 
     mass_kg: float = 1150.0
@@ -42,6 +46,8 @@ class VehicleParams:
     motor_time_constant_s: float = 0.05
     max_brake_decel_mps2: float = 8.0
     wheel_speed_error_pct: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    regen_max_torque_nm: float = 0.0
+    regen_fade_kph: float = 5.0
 
     def __post_init__(self) -> None:
         positive = (
@@ -52,7 +58,8 @@ class VehicleParams:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
                 raise ValueError(f"VehicleParams.{name}: must be a finite number > 0, got {value!r}")
-        for name in ("drag_area_m2", "rolling_resistance", "drivetrain_drag_n", "motor_time_constant_s"):
+        for name in ("drag_area_m2", "rolling_resistance", "drivetrain_drag_n", "motor_time_constant_s",
+                     "regen_max_torque_nm", "regen_fade_kph"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"VehicleParams.{name}: must be a finite number >= 0, got {value!r}")
@@ -152,6 +159,17 @@ class Vehicle:
             return p.motor_peak_torque_nm
         return p.motor_peak_power_w / omega
 
+    def max_regen_torque_nm(self) -> float:
+        """Braking torque regen can give at the current speed: `regen_max_torque_nm` within the
+        drive's power envelope, fading linearly to 0 below `regen_fade_kph` (none at rest, so
+        regen can never roll the car backwards)."""
+        p = self.params
+        if p.regen_max_torque_nm == 0.0:
+            return 0.0
+        torque = min(p.regen_max_torque_nm, self.max_motor_torque_nm())
+        v_kph = self.speed_mps * 3.6
+        return torque if v_kph >= p.regen_fade_kph else torque * v_kph / p.regen_fade_kph
+
     def wheel_speeds_kph(self) -> tuple[float, float, float, float]:
         """Indicated speed of each wheel (FL, FR, RL, RR): true speed with the per-wheel bias."""
         v_kph = self.speed_kph
@@ -159,18 +177,25 @@ class Vehicle:
         return (v_kph * (1.0 + e_fl / 100.0), v_kph * (1.0 + e_fr / 100.0),
                 v_kph * (1.0 + e_rl / 100.0), v_kph * (1.0 + e_rr / 100.0))
 
-    def step(self, dt_s: float, torque_fraction: float, brake_fraction: float = 0.0) -> None:
+    def step(self, dt_s: float, torque_fraction: float, brake_fraction: float = 0.0,
+             regen_fraction: float = 0.0) -> None:
         """Advance `dt_s` seconds with the motor asked for `torque_fraction` of the torque available
-        and the brakes for `brake_fraction` of their maximum deceleration (both clipped to [0, 1]).
+        and the brakes for `brake_fraction` of their maximum deceleration (both clipped to [0, 1]);
+        `regen_fraction` of the regen torque available brakes through the motor while no drive
+        torque is asked for.
 
         Semi-implicit Euler: speed first, then distance with the new speed. The vehicle never rolls
-        backwards: resistances and brakes can only bring it to rest, and at rest they hold it
+        backwards: resistances, brakes and regen can only bring it to rest, and at rest they hold it
         unless the drive (plus a downhill pull) overcomes them.
         """
         if not (math.isfinite(dt_s) and dt_s > 0.0):
             raise ValueError(f"Vehicle.step: dt_s must be finite and > 0, got {dt_s!r}")
         p = self.params
-        self._lag_motor_torque(dt_s, _unit(torque_fraction))
+        regen = _unit(regen_fraction)
+        if regen > 0.0 and _unit(torque_fraction) == 0.0:
+            self._lag_motor_torque(dt_s, 0.0, regen * self.max_regen_torque_nm())
+        else:
+            self._lag_motor_torque(dt_s, _unit(torque_fraction))
         sin_theta, cos_theta = self.road.slope(self.distance_m)
         drive_n = self.motor_torque_nm * p.gear_ratio * p.drivetrain_efficiency / p.wheel_radius_m
         push_n = drive_n - self._weight_n * sin_theta  # grade pulls forward downhill
@@ -190,25 +215,31 @@ class Vehicle:
         self.distance_m += v1 * dt_s
         self.accel_mps2 = (v1 - v0) / dt_s
 
-    def _lag_motor_torque(self, dt_s: float, torque_fraction: float) -> None:
+    def _lag_motor_torque(self, dt_s: float, torque_fraction: float, regen_nm: float = 0.0) -> None:
         """First-order lag towards the requested torque (exact for a constant request over dt),
-        then clipped to what the motor can give at this speed: the power limit is not lagged."""
+        then clipped to what the motor can give at this speed: the power limit is not lagged.
+        Regen is the same motor torque below zero (`regen_nm` of braking asked for), clipped to
+        the regen available now, so it fades with the speed however it was asked."""
         available = self.max_motor_torque_nm()
         if dt_s != self._lag_dt_s:   # the rig's step never changes: the exponential once
             tau = self.params.motor_time_constant_s
             self._lag_dt_s, self._lag_alpha = dt_s, 1.0 if tau == 0.0 else 1.0 - math.exp(-dt_s / tau)
         alpha = self._lag_alpha
-        target = torque_fraction * available
-        self.motor_torque_nm = min(available, self.motor_torque_nm + (target - self.motor_torque_nm) * alpha)
+        target = torque_fraction * available - regen_nm
+        torque = min(available, self.motor_torque_nm + (target - self.motor_torque_nm) * alpha)
+        if torque < 0.0:
+            torque = max(torque, -self.max_regen_torque_nm())
+        self.motor_torque_nm = torque
 
 
 class MotorController:
-    """The motor controller ECU: applies the driver's pedal, never more than the governor allows.
+    """The motor controller ECU: applies the driver's pedal, never more than the governor allows,
+    and the governor's regen request while it applies no drive torque.
 
-    Deny by default: before the first governor command it gives no torque. If the governor goes
-    silent for longer than `command_timeout_s`, it ramps torque down to zero at `failsafe_ramp_per_s`
-    (fraction of full torque per second) instead of cutting it, so the car does not lurch at speed.
-    A fresh command ends the fail-safe.
+    Deny by default: before the first governor command it gives no torque and no regen. If the
+    governor goes silent for longer than `command_timeout_s`, it ramps torque and regen down to zero
+    at `failsafe_ramp_per_s` (fraction of full torque or regen per second) instead of cutting them,
+    so the car does not lurch at speed. A fresh command ends the fail-safe.
     """
 
     def __init__(self, command_timeout_s: float = 0.1, failsafe_ramp_per_s: float = 0.5) -> None:
@@ -218,13 +249,18 @@ class MotorController:
         self.failsafe_ramp_per_s = failsafe_ramp_per_s
         self._command_t_s: float | None = None
         self._torque_limit_pct = 0.0
+        self._regen_pct = 0.0
         self._last_t_s: float | None = None
         self._last_fraction = 0.0
+        self._regen_t_s: float | None = None
+        self._last_regen = 0.0
 
-    def on_command(self, t_s: float, torque_limit_pct: float) -> None:
-        """Record the governor's latest torque limit (percent of full torque) received at `t_s`."""
+    def on_command(self, t_s: float, torque_limit_pct: float, regen_pct: float = 0.0) -> None:
+        """Record the governor's latest torque limit and regen request (percent of full torque,
+        of the regen available) received at `t_s`."""
         self._command_t_s = t_s
         self._torque_limit_pct = _clip_pct(torque_limit_pct)
+        self._regen_pct = _clip_pct(regen_pct)
 
     def timed_out(self, t_s: float) -> bool:
         """True once a command has been seen and none arrived in the last `command_timeout_s`."""
@@ -237,12 +273,28 @@ class MotorController:
         else:
             fraction = min(_clip_pct(pedal_pct), self._torque_limit_pct) / 100.0
             if self.timed_out(t_s):
-                elapsed_s = 0.0 if self._last_t_s is None else max(0.0, t_s - self._last_t_s)
-                ramp = max(0.0, self._last_fraction - self.failsafe_ramp_per_s * elapsed_s)
-                fraction = min(fraction, ramp)
+                fraction = self._ramped_down(t_s, fraction, self._last_fraction, self._last_t_s)
         self._last_t_s = t_s
         self._last_fraction = fraction
         return fraction
+
+    def regen_fraction(self, t_s: float, torque_fraction: float) -> float:
+        """Fraction of the available regen to apply at `t_s` beside the drive `torque_fraction`
+        (torque_fraction's answer for the same period): none while it drives the wheels."""
+        if self._command_t_s is None or torque_fraction > 0.0:
+            fraction = 0.0
+        else:
+            fraction = self._regen_pct / 100.0
+            if self.timed_out(t_s):
+                fraction = self._ramped_down(t_s, fraction, self._last_regen, self._regen_t_s)
+        self._regen_t_s = t_s
+        self._last_regen = fraction
+        return fraction
+
+    def _ramped_down(self, t_s: float, fraction: float, last: float, last_t_s: float | None) -> float:
+        """The fail-safe: `fraction`, but no more than `last` (applied at `last_t_s`) ramped down."""
+        elapsed_s = 0.0 if last_t_s is None else max(0.0, t_s - last_t_s)
+        return min(fraction, max(0.0, last - self.failsafe_ramp_per_s * elapsed_s))
 
 
 def _unit(x: float) -> float:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keigov.errors import InputError
+from keigov.firmware_params import CKPH_PER_KPH
 from keigov.report.results import FAIL, CheckResult, judge
 from keigov.zones.shapes import ZoneMap, ZoneShape
 from keigov_hil.checks import check
@@ -85,6 +86,22 @@ def _pass_through(data: Any, sc: Scenario, name: str) -> tuple[ZoneMap, ZoneShap
 def entered(data: Any, sc: Scenario, name: str) -> bool:
     """Whether the vehicle was ever inside the named zone (for checks over every zone)."""
     return any(_pass_through(data, sc, name)[3])
+
+
+def entry_and_exit(data: Any, sc: Scenario, name: str) -> tuple[int | None, int | None]:
+    """The rows where the vehicle first truly entered the named zone and then first left it
+    (None for never)."""
+    inside = _pass_through(data, sc, name)[3]
+    entry = _first(range(len(inside)), lambda i: inside[i])
+    if entry is None:
+        return None, None
+    return entry, _first(range(entry, len(inside)), lambda i: not inside[i])
+
+
+def zone_limit_kph(sc: Scenario, name: str) -> float:
+    """The speed the named zone holds the vehicle to: its limit, or the lockout speed."""
+    spec = _zone(sc, _zone_map(sc), name).spec
+    return (sc.firmware_value("lockout_ckph") if spec.lockout else spec.limit_ckph) / CKPH_PER_KPH
 
 
 def _shown(zone: ZoneShape, tr: Track, i: int) -> bool:

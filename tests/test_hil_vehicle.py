@@ -234,3 +234,84 @@ def test_motor_controller_never_exceeds_pedal_or_ramp(steps: list[tuple[float, f
             assert fraction <= previous + 1e-12
             assert fraction >= min(max(0.0, pedal / 100.0), previous - 0.5 * dt) - 1e-12
         previous = fraction
+
+
+# --- regen -----------------------------------------------------------------------------------
+
+REGEN = VehicleParams(regen_max_torque_nm=120.0)
+
+
+def test_regen_at_the_request_the_forces_need_holds_a_10_pct_descent() -> None:
+    v = 60.0 / 3.6
+    vehicle = Vehicle(REGEN, Road(((0.0, -10.0),)), speed_mps=v)
+    p = vehicle.params
+    sin_theta, cos_theta = vehicle.road.slope(0.0)
+    pull_n = (p.mass_kg * GRAVITY_MPS2 * (-sin_theta - p.rolling_resistance * cos_theta) - p.drivetrain_drag_n
+              - 0.5 * p.air_density_kgpm3 * p.drag_area_m2 * v * v)
+    per_request_n = vehicle.max_regen_torque_nm() * p.gear_ratio * p.drivetrain_efficiency / p.wheel_radius_m
+    request = pull_n / per_request_n
+    assert 0.2 < request < 0.5, "120 N m is about three times what a 10 % grade at 60 km/h needs"
+    speeds = []
+    for _ in range(1000):
+        vehicle.step(DT_S, 0.0, 0.0, request)
+        speeds.append(vehicle.speed_kph)
+    assert max(speeds) - 60.0 < 0.3 and 60.0 - min(speeds) < 0.3
+    coasting = drive(Vehicle(REGEN, Road(((0.0, -10.0),)), speed_mps=v), 10.0, 0.0)
+    assert coasting[-1] > 60.0 + 10.0
+
+
+def test_regen_is_the_drive_power_envelope_and_fades_to_nothing_at_rest() -> None:
+    assert Vehicle(REGEN, speed_mps=20.0 / 3.6).max_regen_torque_nm() == 120.0
+    at_cap = Vehicle(REGEN, speed_mps=64.4 / 3.6)
+    assert at_cap.max_regen_torque_nm() == pytest.approx(at_cap.max_motor_torque_nm()) and at_cap.max_motor_torque_nm() < 120.0
+    assert Vehicle(REGEN, speed_mps=3.0 / 3.6).max_regen_torque_nm() == pytest.approx(120.0 * 3.0 / 5.0)
+    assert Vehicle(REGEN).max_regen_torque_nm() == 0.0
+
+
+def test_full_regen_brings_the_car_to_rest_softly_and_never_backwards() -> None:
+    vehicle = Vehicle(REGEN, Road(((0.0, 3.0),)), speed_mps=15.0 / 3.6)    # uphill: gravity pulls back too
+    decel_at = {}
+    distance = 0.0
+    for _ in range(800):
+        vehicle.step(DT_S, 0.0, 0.0, 1.0)
+        assert vehicle.speed_mps >= 0.0 and vehicle.distance_m >= distance
+        distance = vehicle.distance_m
+        decel_at.setdefault(round(vehicle.speed_kph), -vehicle.accel_mps2)
+    assert vehicle.speed_mps == 0.0 and vehicle.motor_torque_nm == 0.0
+    assert decel_at[10] > decel_at[2] + 1.0, "regen fades below 5 km/h"
+
+
+def test_no_regen_param_means_a_regen_request_changes_nothing() -> None:
+    plain, asked = Vehicle(road=Road(((0.0, -8.0),)), speed_mps=15.0), Vehicle(road=Road(((0.0, -8.0),)), speed_mps=15.0)
+    for k in range(300):
+        torque = 0.5 if k < 100 else 0.0
+        plain.step(DT_S, torque)
+        asked.step(DT_S, torque, 0.0, 1.0)
+        assert (asked.speed_mps, asked.distance_m, asked.motor_torque_nm) == (plain.speed_mps, plain.distance_m,
+                                                                              plain.motor_torque_nm)
+
+
+def test_regen_waits_for_the_drive_torque_to_be_zero() -> None:
+    vehicle = Vehicle(REGEN, speed_mps=50.0 / 3.6)
+    vehicle.step(DT_S, 0.2, 0.0, 1.0)
+    assert vehicle.motor_torque_nm > 0.0
+    drive(vehicle, 0.5, 0.0)
+    vehicle.step(DT_S, 0.0, 0.0, 1.0)
+    assert vehicle.motor_torque_nm < 0.0
+
+
+def test_motor_controller_applies_regen_only_without_drive_torque_and_ramps_it_down_on_a_timeout() -> None:
+    mcu = MotorController()
+    assert mcu.regen_fraction(0.0, 0.0) == 0.0, "nothing before the first command"
+    mcu.on_command(0.0, 0.0, 40.0)
+    torque = mcu.torque_fraction(0.01, 100.0)
+    assert (torque, mcu.regen_fraction(0.01, torque)) == (0.0, pytest.approx(0.40))
+    mcu.on_command(0.02, 30.0, 40.0)         # a command the DBC forbids: drive wins
+    torque = mcu.torque_fraction(0.03, 100.0)
+    assert torque == pytest.approx(0.30) and mcu.regen_fraction(0.03, torque) == 0.0
+    mcu = MotorController()
+    mcu.on_command(0.0, 0.0, 250.0)           # out of range: clipped to all the regen there is
+    regen = [mcu.regen_fraction(k * DT_S, 0.0) for k in range(260)]
+    drops = [a - b for a, b in zip(regen, regen[1:])]
+    assert regen[10] == 1.0 and regen[11] < 1.0, "timed out 100 ms after the last command"
+    assert max(drops) == pytest.approx(0.5 * DT_S) and min(drops) >= 0.0 and regen[-1] == 0.0

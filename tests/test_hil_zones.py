@@ -144,15 +144,16 @@ def test_zone_applied_and_released_against_the_boundary(tmp_path, enter_at, leav
 def test_limit_ramp_tells_a_bounded_ramp_from_a_cut(tmp_path):
     checks = '[[checks]]\nkind = "limit_ramp"\n'
     entry = 300.0
-    t_entry = (entry - 150.0) / (30 / 3.6)
 
-    def ramp(per_s: float):
-        return lambda t, y: 64.4 if y < entry else max(24.1, 30.0 - per_s * (t - t_entry))
+    def ramp(kph: float, per_s: float):
+        t_in = (entry - 150.0) / (kph / 3.6)
+        return lambda t, y: 64.4 if y < entry else max(24.1, kph - per_s * (t - t_in))
 
-    (ok,) = made_up_run(tmp_path, checks, campus(entry, 900.0), ramp(5.0))
-    (cut,) = made_up_run(tmp_path, checks, campus(entry, 900.0), ramp(12.0))
+    (ok,) = made_up_run(tmp_path, checks, campus(entry, 900.0), ramp(30.0, 5.0))
+    (cut,) = made_up_run(tmp_path, checks, campus(entry, 900.0), ramp(40.0, 12.0), kph=40.0)
     assert ok.verdict == "pass" and ok.value == pytest.approx(5.0, abs=0.11)
-    assert cut.verdict == "fail" and cut.value == pytest.approx(5.9, abs=0.2)   # 30 -> 24.1 in one window
+    # Above the configured ramp (fault_decel_ckph_s, 6.5 km/h/s): 12 km/h in a 1 s window.
+    assert cut.verdict == "fail" and cut.value == pytest.approx(12.0, abs=0.2)
 
 
 def test_hold_and_fallback_timing_against_the_configured_hold(tmp_path):
@@ -230,4 +231,4 @@ def test_the_on_ramp_runs_the_same_on_both_runtimes_with_its_map_and_positioned_
     assert 215 <= east <= 228 and 10 <= north <= 20               # at the ramp's edge (220 m east), give or take a fix
     assert "position" not in events[0]                             # boot: no fix yet
     header = (mpy / "timeline.csv").read_text().splitlines()[0].split(",")
-    assert header[-4:] == ["distance_m", "lat", "lon", "heading_deg"]
+    assert header[12:16] == ["distance_m", "lat", "lon", "heading_deg"] and header[-1] == "regen_pct"

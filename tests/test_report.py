@@ -317,3 +317,17 @@ def test_plot_draws_a_run_held_in_memory(tmp_path: Path) -> None:
     out = tmp_path / "report.png"
     plot_timeline(timeline, out, "in memory", events=[{"t_s": 100.0, "name": "limit_engaged"}])
     assert out.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_a_regen_request_is_read_when_the_timeline_has_it_and_drawn_beside_the_torque(tmp_path: Path) -> None:
+    path = tmp_path / "timeline.csv"
+    path.write_text("t_s,speed_kph,limit_kph,pedal_pct,torque_limit_pct,state,regen_pct\n"
+                    "0.00,64.0,64.4,60,0,LIMITING,0.0\n0.01,64.5,64.4,60,0,LIMITING,12.5\n", encoding="utf-8")
+    timeline = read_timeline(path)
+    assert timeline.regen_pct == [0.0, 12.5]
+    good = tmp_path / "without.csv"
+    write_synthetic_timeline(good, seconds=1.0)
+    assert read_timeline(good).regen_pct == [], "an older timeline has none"
+    out = tmp_path / "report.png"
+    plot_timeline(timeline, out, "regen")
+    assert out.read_bytes().startswith(PNG_SIGNATURE)

@@ -4,9 +4,11 @@
                    the recorded speed and pedal beside the governor's command as its frames
                    showed it; grade is unknown (nan), the applied torque is what a motor
                    controller obeying the command would have applied, min(pedal, limit),
-                   distance the integrated speed and lat/lon/heading the GNSS's (nan without)
+                   distance the integrated speed and lat/lon/heading the GNSS's (nan without),
+                   the regen request the command's (0 for a map without the regen_request role)
     events.json    the firmware's events with time, odometer, speed and position (where
-                   GNSS is known); input check events name the message and the reason
+                   GNSS is known); input check events name the message and the reason;
+                   repeats the device coalesced are one entry with count, first_t_s, last_t_s
     map.png        with zones: the zones and the drive coloured by governor state
     track.csv      the GNSS fixes with the governor's state there (for a map of the drive)
     summary.json   runtime, sim_seconds, wall_seconds, frames read / used / supplied, the
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keigov.fileio import write_atomic
-from keigov.firmware_params import event_names
+from keigov.firmware_params import event_names, merge_repeated
 from keigov.fwsource import consts
 from keigov.report.plot import Timeline as PlotTimeline, plot_timeline
 from keigov.report.results import RunResult
@@ -90,7 +92,7 @@ def build_timeline(run: ReplayRun) -> Timeline:
         torque = out.torque_pct[k]
         rows.append((k * PERIOD_MS / 1000, speed[k], out.limit_kph[k], pedal, torque, names.get(out.state[k], "?"),
                      out.zone[k], inp.accel_mps2[k], nan, min(pedal, torque), inp.gnss_fix[k], out.flags[k],
-                     metres, lat[k], lon[k], heading[k]))
+                     metres, lat[k], lon[k], heading[k], out.regen_pct[k]))
         if not math.isnan(speed[k]):
             metres += speed[k] * PERIOD_MS / 3600
     return timeline
@@ -122,7 +124,7 @@ def build_events(run: ReplayRun, vehicle: Vehicle, timeline: Timeline, zones: Sc
             if fix is not None and fix.fix_type:
                 event["position"] = {"lat": round(fix.lat_deg, 7), "lon": round(fix.lon_deg, 7)}
         events.append(event)
-    return events
+    return merge_repeated(events)
 
 
 def _track_csv(run: ReplayRun, timeline: Timeline) -> str:
@@ -156,7 +158,8 @@ def _plot_map(run: ReplayRun, timeline: Timeline, events: list[dict], zones: Sce
 
 
 def _count(events: list[dict], name: str) -> int:
-    return sum(e["name"] == name for e in events)
+    """Occurrences, repeats the device coalesced included."""
+    return sum(e["count"] for e in events if e["name"] == name)
 
 
 def _utc(t: float) -> str:

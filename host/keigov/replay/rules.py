@@ -169,11 +169,11 @@ def _input_checks(data: Any, rules: Rules, p: dict[str, Any]) -> CheckResult:
     kinds: dict[str, int] = {}
     for e in failures:
         key = f"{e.get('message', '?')}: {e.get('reason', '?')}"
-        kinds[key] = kinds.get(key, 0) + 1
+        kinds[key] = kinds.get(key, 0) + e.get("count", 1)     # repeats the device coalesced count too
     detail = ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
     if failures:
         detail += f"; first at {failures[0]['t_s']:.2f} s"
-    return judge("input_checks", "input check failures (runs of refused frames, timeouts)", float(len(failures)),
+    return judge("input_checks", "input check failures (runs of refused frames, timeouts)", float(sum(kinds.values())),
                  float(p["max_failures"]), "", "<=", detail)
 
 

@@ -40,6 +40,7 @@ class Outputs:
     """The governor's command and status as its frames showed them, per period."""
 
     torque_pct: list[float] = field(default_factory=list)
+    regen_pct: list[float] = field(default_factory=list)
     limit_kph: list[float] = field(default_factory=list)
     state: list[int] = field(default_factory=list)
     zone: list[int] = field(default_factory=list)
@@ -162,7 +163,7 @@ class OutputSide:
     def __init__(self, view: HostView) -> None:
         self.view = view
         self.out = Outputs()
-        self.torque = self.limit = 0.0
+        self.torque = self.regen = self.limit = 0.0
         self.state = self.zone = self.flags = 0
         self.done = 0
 
@@ -184,6 +185,8 @@ class OutputSide:
         for role, v in roles_of(self.view.decode(fid, payload), found[1]).items():
             if role == "torque_limit":
                 self.torque = v
+            elif role == "regen_request":
+                self.regen = v
             elif role == "speed_limit":
                 self.limit = v
             elif role == "state":
@@ -197,6 +200,7 @@ class OutputSide:
     def period_done(self, step_us: int | None) -> None:
         out = self.out
         out.torque_pct.append(self.torque)
+        out.regen_pct.append(self.regen)
         out.limit_kph.append(self.limit)
         out.state.append(self.state)
         out.zone.append(self.zone)

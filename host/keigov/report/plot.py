@@ -29,6 +29,7 @@ STATE_COLOURS = {
 _UNKNOWN_STATE_COLOUR = "#455a64"
 _NUMERIC = ("t_s", "speed_kph", "limit_kph", "pedal_pct", "torque_limit_pct")
 REQUIRED_COLUMNS = (*_NUMERIC, "state")
+OPTIONAL_COLUMN = "regen_pct"     # drawn when a timeline has it and the governor asked for regen
 # Event labels: rows in the top panel (axes fraction) and the share of the time axis one character takes.
 _LABEL_ROWS = (0.975, 0.905, 0.835)
 _LABEL_CHAR_SHARE = 0.0055
@@ -47,11 +48,14 @@ class Timeline:
     pedal_pct: list[float] = field(default_factory=list)
     torque_limit_pct: list[float] = field(default_factory=list)
     state: list[str] = field(default_factory=list)
+    regen_pct: list[float] = field(default_factory=list)    # optional: empty for a timeline without it
 
     @classmethod
     def of(cls, column: Callable[[str], list]) -> Timeline:
         """The plotted columns of a run's timeline held in memory (`column(name)`)."""
-        return cls(*(list(column(name)) for name in REQUIRED_COLUMNS))
+        timeline = cls(*(list(column(name)) for name in REQUIRED_COLUMNS))
+        timeline.regen_pct = list(column(OPTIONAL_COLUMN))
+        return timeline
 
 
 def read_timeline(path: Path) -> Timeline:
@@ -62,8 +66,9 @@ def read_timeline(path: Path) -> Timeline:
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
             raise InputError(f"timeline has no column {', '.join(missing)}", where=str(path))
+        numeric = (*_NUMERIC, OPTIONAL_COLUMN) if OPTIONAL_COLUMN in (reader.fieldnames or ()) else _NUMERIC
         for row in reader:
-            for column in _NUMERIC:
+            for column in numeric:
                 cell = (row[column] or "").strip()
                 try:
                     value = float(cell) if cell else math.nan
@@ -172,7 +177,7 @@ def plot_timeline(timeline: Path | Timeline, out_png: Path, title: str, events: 
     """Draw a timeline (timeline.csv, or a run's columns in memory) as three stacked panels
     sharing the time axis and write out_png atomically.
 
-    (a) speed and the active limit, (b) pedal and torque limit, (c) governor state;
+    (a) speed and the active limit, (b) pedal, torque limit and any regen request, (c) governor state;
     `events` (dicts with "t_s" and "name") are marked as vertical lines labelled on (a).
     """
     from matplotlib.figure import Figure
@@ -199,6 +204,8 @@ def plot_timeline(timeline: Path | Timeline, out_png: Path, title: str, events: 
 
     pedal_ax.plot(*envelope(t, timeline.pedal_pct), color="#546e7a", linewidth=1.0, label="pedal", zorder=2)
     pedal_ax.plot(*envelope(t, timeline.torque_limit_pct), color="#00838f", linewidth=1.4, label="torque limit", zorder=3)
+    if any(v > 0 for v in timeline.regen_pct):
+        pedal_ax.plot(*envelope(t, timeline.regen_pct), color="#6a1b9a", linewidth=1.2, label="regen request", zorder=3)
     pedal_ax.set_ylim(-3, 105)
     pedal_ax.set_ylabel("pedal, torque [%]")
 
