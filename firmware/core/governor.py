@@ -108,11 +108,13 @@ class SpeedGovernor:
         self.starting = True
         self.integ = _FULL << _Q
 
-    def regen_step(self, limit, speed, allowed, decel_ok=True):
+    def regen_step(self, limit, speed, allowed, decel, decel_max):
         """Regen request (permille) for this period: PI on the speed above `limit` (ckph),
         ramped both ways. `allowed` False (torque still applied, no speed source, no regen
-        on this drivetrain) ramps the request out and empties the integrator; `decel_ok`
-        False (the car already slows at the bound) backs the request off at its ramp."""
+        on this drivetrain) ramps the request out and empties the integrator. `decel` is
+        how hard the car slows (ckph/s): the request may rise at its full ramp only while
+        that is a quarter of `decel_max` or more below it, ever slower nearer, and falls in
+        proportion once past it, so regen never brakes harder than the bound, smoothly."""
         prev = self.regen
         if allowed:
             err = speed - limit
@@ -134,17 +136,21 @@ class SpeedGovernor:
         else:
             integ = 0
             u = 0
-        if not decel_ok and u > prev - self.regen_ramp:
-            u = prev - self.regen_ramp      # back off until the car slows within the bound
+        ramp = self.regen_ramp
+        band = (decel_max >> 2) + 1
+        room = decel_max - decel
+        if room > band:
+            room = band
+        elif room < -band:
+            room = -band
+        rise = ramp * room // band      # -ramp .. ramp
+        if u > prev + rise:
+            u = prev + rise
             if u < 0:
                 u = 0
-            integ = self.regen_integ
-        if u > prev + self.regen_ramp:
-            u = prev + self.regen_ramp
-            if allowed and err > 0:
-                integ = self.regen_integ   # held by the ramp: stop integrating
-        elif u < prev - self.regen_ramp:
-            u = prev - self.regen_ramp
+            integ = self.regen_integ    # held: stop integrating
+        elif u < prev - ramp:
+            u = prev - ramp
         self.regen_integ = integ
         self.regen = u
         return u

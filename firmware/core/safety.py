@@ -64,11 +64,26 @@ _RATE_LIMIT = const(4)
 _RATE_MAX = const(8)
 _RATE_MARGIN = const(50)   # ckph on top of the bound: sensor quantisation and frame jitter
 
+_ACCEL_TAU_MS = const(160)
+_ACCEL_CLIP = const(100000)   # ckph/s: keeps the filter's products small ints (a glitch, not a car)
+
 _B_IMPLAUSIBLE = 1 << roles.FLAG_SPEED_IMPLAUSIBLE
 _B_OUTLIER = 1 << roles.FLAG_WHEEL_OUTLIER
 _B_DISAGREE = 1 << roles.FLAG_WHEELS_DISAGREE
 _B_STALE = 1 << roles.FLAG_SPEED_STALE
 _B_ALERT = 1 << roles.FLAG_DRIVER_ALERT
+
+
+def _filtered(accel, a, dt):
+    """The acceleration filter: a first-order lag of _ACCEL_TAU_MS whatever the source's
+    rate (a 50 Hz wheel message's one-bit steps would otherwise rock the look-ahead)."""
+    if a > _ACCEL_CLIP:
+        a = _ACCEL_CLIP
+    elif a < -_ACCEL_CLIP:
+        a = -_ACCEL_CLIP
+    if dt > 1000:
+        dt = 1000
+    return accel + (a - accel) * dt // (_ACCEL_TAU_MS + dt)
 
 
 class Supervisor:
@@ -424,7 +439,7 @@ class Supervisor:
             if self._have_gnss_prev:
                 dt = diff(now, self._gnss_prev_ms)
                 if dt > 0:
-                    self._gnss_accel += ((g - self._gnss_prev) * 1000 // dt - self._gnss_accel) >> 1
+                    self._gnss_accel = _filtered(self._gnss_accel, (g - self._gnss_prev) * 1000 // dt, dt)
             self._gnss_prev = g
             self._gnss_prev_ms = now
             self._have_gnss_prev = True
@@ -436,8 +451,7 @@ class Supervisor:
             if self._have_prev:
                 dt = diff(now, self._prev_speed_ms)
                 if dt > 0:
-                    a = (own - self._prev_speed) * 1000 // dt
-                    self.accel += (a - self.accel) >> 2
+                    self.accel = _filtered(self.accel, (own - self._prev_speed) * 1000 // dt, dt)
             else:
                 self.accel = 0
             self._prev_speed = own
@@ -586,12 +600,11 @@ class Supervisor:
             if target < 0:
                 target = 0
             torque = gov.step(target, speed, self.control_accel, demand, rise)
-        # Regen on the speed above the ramped limit, once no drive torque is asked for.
-        # Regen never makes the car slow harder than the ramp's bound, whatever the road adds:
-        # it backs off at 15/16 of it, the rest is the room the loop's delays need.
+        # Regen on the speed above the ramped limit, once no drive torque is asked for, and
+        # never slowing the car harder than the ramp's bound, whatever the road adds.
         self.regen = gov.regen_step(ref, speed, self.regen_authority and self.speed_source != 0
                                     and state != INIT and torque == 0,
-                                    -self.control_accel < self._decel_m - (self._decel_m >> 4))
+                                    -self.control_accel, self._decel_m)
         if state == NORMAL or state == LIMITING or state == LOCKOUT:
             if flags & (1 << roles.FLAG_LOCKOUT):
                 new = LOCKOUT
