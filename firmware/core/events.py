@@ -200,12 +200,15 @@ class EventLog:
         kv = self._kvalue
         for i in range(_KEYS):
             if kc[i] == code and kv[i] == value:
+                if _age(now, self._kfirst[i]) >= _BURST_MS:
+                    self._close(i)   # the burst is summarised; this repeat opens the next one
+                    break
                 self._kcount[i] += 1
                 self._klast[i] = now
                 self._kflags[i] = flags
                 self._kx[i] = self._x
                 self._ky[i] = self._y
-                if self._kcount[i] >= _COUNT_MAX or _age(now, self._kfirst[i]) >= _BURST_MS:
+                if self._kcount[i] >= _COUNT_MAX:
                     self._close(i)
                 return
         tag = repeat_tag(value)
