@@ -64,6 +64,7 @@ _RATE_LIMIT = const(4)
 _RATE_MAX = const(8)
 _RATE_MARGIN = const(50)   # ckph on top of the bound: sensor quantisation and frame jitter
 
+_NO_REF = const(13000)        # ckph: the highest cap there is (core/config.py), "no limit" on the bus
 _ACCEL_TAU_MS = const(160)
 _ACCEL_CLIP = const(100000)   # ckph/s: keeps the filter's products small ints (a glitch, not a car)
 
@@ -579,7 +580,7 @@ class Supervisor:
         if state == FAULT and cfg.limp_ckph < limit:
             limit = cfg.limp_ckph
         self.limit = limit
-        ref = self._ramp_ref(limit)
+        ref = self._ramp_ref(limit, state)
 
         gov = self.gov
         speed = self.speed
@@ -623,16 +624,20 @@ class Supervisor:
         self.torque = torque
         return torque
 
-    def _ramp_ref(self, limit):
+    def _ramp_ref(self, limit, state):
         """The commanded limit: a higher limit at once; a lower one along a ramp from the
         current speed at up to fault_decel_ckph_s, its rate moving by at most the jerk
         bound (rising at the start, easing off before the limit)."""
         speed = self.speed
         if not self._ref_set:
             if self.speed_source == 0:
-                self.ref = limit
-                self._ref_m = limit * 1000
-                return limit
+                # Booting, the speed not known yet: the torque is 0, and a limit published
+                # now could be below the speed (a mid-drive reset): ask for none. Past INIT
+                # with no speed at all there is nothing to ramp from: the limit itself.
+                ref = _NO_REF if state == INIT else limit
+                self.ref = ref
+                self._ref_m = ref * 1000
+                return ref
             # The first speed known: above the limit (booted mid-drive) the ramp starts there.
             self._ref_set = True
             self._ref_m = (speed if speed > limit else limit) * 1000

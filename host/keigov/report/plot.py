@@ -195,9 +195,11 @@ def plot_timeline(timeline: Path | Timeline, out_png: Path, title: str, events: 
 
     speed_ax.plot(*envelope(t, timeline.speed_kph), color="#1565c0", linewidth=1.4, label="speed",
                   zorder=3)  # overshoot stays visible
-    speed_ax.step(*envelope(t, timeline.limit_kph), where="post", color="#c62828", linewidth=1.2, linestyle="--", label="limit",
+    # In INIT the governor asks for no limit yet (torque is 0): a gap, not a spike to the top.
+    limit = [math.nan if state == "INIT" else v for v, state in zip(timeline.limit_kph, timeline.state)]
+    speed_ax.step(*envelope(t, limit), where="post", color="#c62828", linewidth=1.2, linestyle="--", label="limit",
                   zorder=2)
-    finite = [v for v in (*timeline.speed_kph, *timeline.limit_kph) if math.isfinite(v)]
+    finite = [v for v in (*timeline.speed_kph, *limit) if math.isfinite(v)]
     bottom, top = min(finite, default=0.0), max(finite, default=1.0)
     speed_ax.set_ylim(min(0.0, bottom), top * 1.3 + 1.0)  # headroom above the data for event labels
     speed_ax.set_ylabel("speed [km/h]")
