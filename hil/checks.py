@@ -144,11 +144,14 @@ def _stabilised(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 def _torque_ramp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     down = sc.firmware_value("torque_ramp_down_pm_s") / 10 * COMMAND_PERIOD_S + QUANTUM_PCT
     up = sc.firmware_value("torque_ramp_up_pm_s") / 10 * COMMAND_PERIOD_S + QUANTUM_PCT
-    rows = _rows(data, "t_s", "pedal_pct", "torque_limit_pct", "speed_kph")
+    rows = _rows(data, "t_s", "pedal_pct", "torque_limit_pct", "speed_kph", "state")
     worst_down = worst_up = 0.0
     worst_ratio = 0.0
-    prev = prev_pedal = None
-    for t, pedal, torque, speed in rows:
+    prev = prev_pedal = prev_state = None
+    for t, pedal, torque, speed, state in rows:
+        if state == "INIT" and prev_state not in (None, "INIT"):
+            prev = 0.0      # a reset ([[changes]]): the new boot's output starts from 0, as the first's
+        prev_state = state
         # Governor-made: a change that ends below the pedal, or, while moving, a rise out of a
         # torque held below the pedal (a boot's step from 0 to the pedal included).
         held = prev is not None and prev_pedal is not None and prev < prev_pedal - QUANTUM_PCT / 2
@@ -354,19 +357,24 @@ def _events_rate(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     return result
 
 
-@check("limit_start", "the first commanded limit starts no lower than the true speed less tolerance_kph",
+@check("limit_start", "each boot's first commanded limit starts no lower than the true speed less tolerance_kph",
        tolerance_kph=Field(float, 1.0, 0, 50))
 def _limit_start(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
-    """A limit below the speed is reached by slowing down, so the governor's first one (after
-    its INIT) starts at the speed it finds, not as a step down to the cap."""
-    rows = _rows(data, "t_s", "speed_kph", "limit_kph", "state")
-    first = next((r for r in rows if r[3] != "INIT"), None)
-    desc = "true speed less the first commanded limit"
-    if first is None:
+    """A limit below the speed is reached by slowing down, so the governor's first one after
+    each INIT (the first boot, a reset's) starts at the speed it finds, not as a step down
+    to the cap. The worst boot counts."""
+    starts, prev_state = [], "INIT"
+    for row in _rows(data, "t_s", "speed_kph", "limit_kph", "state"):
+        if row[3] != "INIT" and prev_state == "INIT":
+            starts.append(row)
+        prev_state = row[3]
+    desc = "true speed less the first commanded limit after a boot"
+    if not starts:
         return judge("limit_start", desc, None, p["tolerance_kph"], "km/h", "<=", "the governor never left INIT")
-    t, v, limit, _state = first
+    t, v, limit, _state = max(starts, key=lambda r: r[1] - r[2])
+    more = f"; the worst of {len(starts)} boots" if len(starts) > 1 else ""
     return judge("limit_start", desc, round(max(0.0, v - limit), 2), p["tolerance_kph"], "km/h", "<=",
-                 f"at {t:.2f} s: limit {limit:.1f} km/h at {v:.1f} km/h (cap {sc.cap_kph:.1f})")
+                 f"at {t:.2f} s: limit {limit:.1f} km/h at {v:.1f} km/h (cap {sc.cap_kph:.1f}){more}")
 
 
 # The geofence's kinds live in their own module and register here.

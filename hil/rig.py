@@ -17,12 +17,20 @@ flight neither process waits for the other's slow periods (the device's heavy on
 wheel speeds to check, fall between the rig's). The timeline shows each command and
 status in the row of the period the governor sent it. The order of everything is fixed,
 so runs stay deterministic.
+
+A configuration change (`[[changes]]`) is what it is on a vehicle: a push, then a reset
+while moving. The device finishes its periods in flight and stops; the new configuration
+goes into its flash; a new device process boots from that flash (its event log kept) and
+takes the next period. In lock-step the reboot takes no simulated time; in realtime it
+takes what the process's start takes, while the motor controller keeps the last command
+(and its command timeout).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import sys
 import tempfile
 import time
@@ -44,7 +52,7 @@ from keigov_hil.driver import Driver
 from keigov_hil.ecus import GovernorView, VehicleNodes
 from keigov_hil.gnss import GnssReceiver, Route
 from keigov_hil.runtimes import Runtime
-from keigov_hil.scenario import Scenario
+from keigov_hil.scenario import ChangeSpec, Scenario, ScenarioZones
 from keigov_hil.timeline import COLUMNS, Timeline
 from keigov_hil.vehicle import MotorController, Road, Vehicle, VehicleParams
 
@@ -114,11 +122,14 @@ def _add_positions(timeline: Timeline, route: Route) -> None:
 
 
 def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorController]:
-    vehicle = Vehicle(VehicleParams(**sc.vehicle), Road(sc.grade), speed_mps=sc.initial_speed_kph / 3.6)
+    # The pairs' widths were checked at load (number_pairs); unpacked here for the models' types.
+    grade = [(start, pct) for start, pct in sc.grade]
+    vehicle = Vehicle(VehicleParams(**sc.vehicle), Road(grade), speed_mps=sc.initial_speed_kph / 3.6)
     route = Route(sc.waypoints) if sc.waypoints else Route.straight(sc.start[0], sc.start[1], sc.heading_deg, 200_000)
     gnss = GnssReceiver(route, rate_hz=sc.gnss["rate_hz"], noise_m=sc.gnss["noise_m"], seed=sc.seed,
-                        satellites=sc.gnss["satellites"], hdop=sc.gnss["hdop"], outages=tuple(sc.outages),
-                        jumps=tuple(sc.jumps))
+                        satellites=sc.gnss["satellites"], hdop=sc.gnss["hdop"],
+                        outages=tuple((a, b) for a, b in sc.outages),
+                        jumps=tuple((a, b, north, east) for a, b, north, east in sc.jumps))
     return vehicle, Driver(sc.driver), gnss, MotorController()
 
 
@@ -168,19 +179,42 @@ class Stopwatch:
         self._last = now
 
 
-def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float, sc: Scenario) -> dict:
+def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float, zones: ScenarioZones | None) -> dict:
+    """`zones`: those of the configuration the device ran when it recorded the event."""
     out = {"t_s": round(ev.t_ms / 1000, 3), "name": names.get(ev.code, f"event_{ev.code}"),
            "code": ev.code, "value": ev.value, "odometer_km": round(vehicle_km, 3)}
-    if ev.position_dm is not None and sc.zones is not None:
+    if ev.position_dm is not None and zones is not None:
         # Where the device put itself (its last good fix), back in degrees through the zone table's origin.
-        out["position"] = sc.zones.table.projection.position(*ev.position_dm)
+        out["position"] = zones.table.projection.position(*ev.position_dm)
     return out
+
+
+def _change_periods(sc: Scenario) -> deque[tuple[int, int, ChangeSpec]]:
+    """Each change with the first period at or after its time and its configuration's
+    version (the scenario's own is 1)."""
+    return deque((math.ceil(round(c.t_s * 1000 / PERIOD_MS, 6)), n + 2, c) for n, c in enumerate(sc.changes))
+
+
+def _reboot(device: DeviceProcess, change: ChangeSpec, version: int, in_flight: int) -> tuple[DeviceProcess,
+                                                                                             list[StepOutput]]:
+    """A configuration push and a reset: the device's `in_flight` periods finished and
+    returned, the device stopped, `change`'s configuration (as `version`) installed into its
+    flash, and a new device process started on that flash."""
+    finished = [device.end_step() for _ in range(in_flight)]
+    device.close()
+    zones = change.zones.table.blob if change.zones else None
+    new = DeviceProcess(device.runtime, device.storage, realtime=device.realtime,
+                        device_args=simdevice.install(device.storage, change.firmware_config, zones, version=version))
+    new.start()
+    return new, finished
 
 
 def run(sc: Scenario, opts: RigOptions) -> RunData:
     external = opts.runtime.name == "external"
     if external and not opts.realtime:
         raise KeigovError("the external runtime (a real board) needs --realtime", )
+    if external and sc.changes:
+        raise KeigovError("[[changes]] reset the device, which the external runtime (a real board) cannot")
     names = event_names()
     timeline = Timeline()
     events: list[dict] = []
@@ -211,13 +245,22 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
             cleanup.callback(device_bus.shutdown)
         bridge = _Bridge(device_bus, private)
 
-        def take(out: StepOutput, row: _Row, t_s: float) -> None:
-            """The device's period `row`: its frames onto the bus and to the nodes at `t_s`, its row."""
+        zones = sc.zones     # the running configuration's
+        finished: deque[tuple[StepOutput, ScenarioZones | None]] = deque()  # a stopped device's last periods
+
+        def collect() -> tuple[StepOutput, ScenarioZones | None]:
+            """The oldest period in flight, with the zones its device ran: a stopped device's first."""
+            assert device is not None
+            return finished.popleft() if finished else (device.end_step(), zones)
+
+        def take(out: StepOutput, row: _Row, t_s: float, ran: ScenarioZones | None) -> None:
+            """The device's period `row` (its device ran the zones `ran`): its frames onto the bus and to
+            the nodes at `t_s`, its row."""
             frames, device_events, step, wait = out
             step_us.append(step)
             device_wait_us.append(wait)
             if device_events:
-                events.extend(_event_dict(e, names, row.distance_m / 1000, sc) for e in device_events)
+                events.extend(_event_dict(e, names, row.distance_m / 1000, ran) for e in device_events)
             if frames or not private:
                 bridge.send(frames)
                 _drain(vehicle_bus, nodes, t_s, wait_for=len(frames), settle=not private)
@@ -227,6 +270,8 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
             lockstep = device is not None and not opts.realtime
             pending: deque[_Row] = deque()   # lock-step: periods whose governor frames are still to come
             latency = sc.command_latency_ms // PERIOD_MS   # that many periods in flight
+            changes = _change_periods(sc)
+            booted = 0          # the period the running device booted in
             last_fix = None
             watch.start(at=wall0)
             watch.lap(SETUP)
@@ -237,6 +282,17 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                 if opts.realtime:
                     _sleep_until(pace0 + t_s)
                     watch.lap(PACE)
+                if changes and changes[0][0] == k:
+                    assert device is not None
+                    _k, version, change = changes.popleft()
+                    if not lockstep:     # what the device sent before it stops
+                        _bridge_realtime(device, bridge, events, names, vehicle, zones)
+                    in_flight = len(pending) - len(finished) if lockstep else 0   # the running device's
+                    device, outs = _reboot(device, change, version, in_flight)
+                    cleanup.callback(device.close)
+                    finished.extend((out, zones) for out in outs)
+                    zones, booted = change.zones, k
+                    watch.lap(DEVICE_BOOT)
                 speed_kph = vehicle.speed_mps * 3.6
                 pedal, brake = driver.controls(t_s, speed_kph)
                 frames = nodes.frames_due(t_ms, pedal, brake > 0)
@@ -250,13 +306,13 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     device.begin_step(t_ms, records)
                     watch.lap(LINK_WRITE)
                     if len(pending) >= latency:
-                        out = device.end_step()
-                        watch.lap(DEVICE_WAIT if k > latency else DEVICE_BOOT)
-                        take(out, pending.popleft(), t_s)
+                        out, out_zones = collect()
+                        watch.lap(DEVICE_WAIT if k > booted + latency else DEVICE_BOOT)
+                        take(out, pending.popleft(), t_s, out_zones)
                         watch.lap(BUS_BACK)
                 else:
                     if device:
-                        _bridge_realtime(device, bridge, events, names, vehicle, sc)
+                        _bridge_realtime(device, bridge, events, names, vehicle, zones)
                     _drain(vehicle_bus, nodes, t_s, wait_for=0)
                     watch.lap(BUS_BACK)
                 fix = nodes.last_fix
@@ -276,9 +332,9 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
                     _progress(t_s, sc.duration_s)
                 watch.lap(PLANT)
             while pending:         # the last periods' frames, at the times they would arrive
-                assert device is not None
                 row = pending.popleft()
-                take(device.end_step(), row, row.t_s + latency * PERIOD_MS / 1000)
+                out, out_zones = collect()
+                take(out, row, row.t_s + latency * PERIOD_MS / 1000, out_zones)
             _add_positions(timeline, gnss.route)
         finally:
             wall = time.perf_counter() - wall0
@@ -313,7 +369,7 @@ def _drain(bus: can.BusABC, nodes: VehicleNodes, t_s: float, wait_for: int, sett
 
 
 def _bridge_realtime(device: DeviceProcess, bridge: _Bridge, events: list[dict], names: dict[int, str],
-                     vehicle: Vehicle, sc: Scenario) -> None:
+                     vehicle: Vehicle, zones: ScenarioZones | None) -> None:
     assert bridge.bus is not None
     records = []
     while (msg := bridge.bus.recv(timeout=0)) is not None:
@@ -326,7 +382,8 @@ def _bridge_realtime(device: DeviceProcess, bridge: _Bridge, events: list[dict],
         if kind == 70:
             out.append((value, payload))
         elif kind == 69:
-            events.append(_event_dict(DeviceEvent.from_record(value, payload), names, vehicle.distance_m / 1000, sc))
+            events.append(_event_dict(DeviceEvent.from_record(value, payload), names, vehicle.distance_m / 1000,
+                                      zones))
     bridge.send(out)
 
 

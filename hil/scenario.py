@@ -83,6 +83,10 @@ GOVERNOR_UNITS = {
     "limp_mph": ("limp_ckph", CKPH_PER_MPH),
     "limp_kph": ("limp_ckph", CKPH_PER_KPH),
 }
+CHANGE = {   # a [[changes]] entry's own keys; the rest are [governor]'s
+    "t_s": Field(float, required=True, help="when the configuration is pushed and the device reset"),
+    "zones": Field(str, None, help="GeoJSON zones file, relative to the scenario file"),
+}
 
 
 @dataclass
@@ -161,6 +165,16 @@ class ScenarioZones:
 
 
 @dataclass
+class ChangeSpec:
+    """A [[changes]] entry: the configuration pushed at `t_s` and run from the reset that
+    follows, the scenario's [governor] and zones with every change up to this one merged in."""
+
+    t_s: float
+    firmware_config: dict[str, int]
+    zones: ScenarioZones | None
+
+
+@dataclass
 class Scenario:
     path: Path
     name: str
@@ -182,6 +196,7 @@ class Scenario:
     firmware_config: dict[str, int]
     checks: list[CheckSpec] = field(default_factory=list)
     zones: ScenarioZones | None = None
+    changes: list[ChangeSpec] = field(default_factory=list)
 
     @property
     def cap_kph(self) -> float:
@@ -195,17 +210,18 @@ class Scenario:
         return self.firmware_config.get(name, params()[name][0])
 
 
-TOP_LEVEL = ("scenario", "vehicle", "road", "route", "gnss", "driver", "faults", "governor", "checks")
+TOP_LEVEL = ("scenario", "vehicle", "road", "route", "gnss", "driver", "faults", "governor", "checks", "changes")
 
 
-def _governor(table: Any, path: Path) -> dict[str, int]:
-    """Firmware configuration from [governor]: user units, or firmware PARAMS by name."""
+def _governor(table: Any, path: Path, prefix: str = "governor", other_keys: tuple[str, ...] = ()) -> dict[str, int]:
+    """Firmware configuration from [governor] (or a change's keys, `prefix`, whose own
+    `other_keys` an error lists too): user units, or firmware PARAMS by name."""
     if not isinstance(table, dict):
-        raise InputError("[governor] must be a table", where=str(path))
+        raise InputError(f"[{prefix}] must be a table", where=str(path))
     fw = params()
     out: dict[str, int] = {}
     for key, value in table.items():
-        name = f"governor.{key}"
+        name = f"{prefix}.{key}"
         if key in GOVERNOR_UNITS:
             target, factor = GOVERNOR_UNITS[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -218,7 +234,7 @@ def _governor(table: Any, path: Path) -> dict[str, int]:
                 raise InputError(f"'{name}' must be an integer (firmware units), not {value!r}", where=str(path))
             target, raw = key, value
         else:
-            known = ", ".join([*GOVERNOR_UNITS, *fw])
+            known = ", ".join([*other_keys, *GOVERNOR_UNITS, *fw])
             raise InputError(f"unknown key '{name}' (known: {known})", where=str(path))
         _default, lo, hi = fw[target]
         if not lo <= raw <= hi:
@@ -277,6 +293,9 @@ def load_scenario(path: Path) -> Scenario:
     if any(b.t_s < a.t_s for a, b in zip(driver, driver[1:])):
         raise InputError("[[driver]] points must be in time order", where=str(path))
     faults = [_fault(f, path, n) for n, f in enumerate(_table_list(doc, "faults", path))]
+    firmware_config = _governor(doc.get("governor", {}), path)
+    zones = _zones(sc["zones"], path)
+    changes = _changes(_table_list(doc, "changes", path), firmware_config, zones, sc["duration_s"], path)
     checks = [validate_check(c, path, f"checks[{n}]") for n, c in enumerate(_table_list(doc, "checks", path))]
     scenario = Scenario(
         path=path,
@@ -296,13 +315,36 @@ def load_scenario(path: Path) -> Scenario:
         jumps=jumps,
         driver=driver,
         faults=faults,
-        firmware_config=_governor(doc.get("governor", {}), path),
+        firmware_config=firmware_config,
         checks=checks,
-        zones=_zones(sc["zones"], path),
+        zones=zones,
+        changes=changes,
     )
     _check_zone_names(scenario)
     _check_models(scenario)
     return scenario
+
+
+def _changes(tables: list[dict[str, Any]], firmware_config: dict[str, int], zones: ScenarioZones | None,
+             duration_s: float, path: Path) -> list[ChangeSpec]:
+    """[[changes]]: each a time, [governor] keys and zones, merged over the configuration
+    before it (the scenario's for the first)."""
+    out: list[ChangeSpec] = []
+    for n, table in enumerate(tables):
+        key = f"changes[{n}]"
+        own = validate({k: v for k, v in table.items() if k in CHANGE}, CHANGE, path, key)
+        t_s = own["t_s"]
+        if not 0 < t_s < duration_s:
+            raise InputError(f"'{key}.t_s' = {t_s:g} is not inside the run (0 < t_s < duration_s = {duration_s:g})",
+                             where=str(path))
+        if out and t_s <= out[-1].t_s:
+            raise InputError(f"'{key}.t_s' = {t_s:g} is not after the change before it ({out[-1].t_s:g} s): "
+                             "[[changes]] must be in time order", where=str(path))
+        governor = _governor({k: v for k, v in table.items() if k not in CHANGE}, path, key, tuple(CHANGE))
+        firmware_config = {**firmware_config, **governor}
+        zones = zones if own["zones"] is None else _zones(own["zones"], path, f"{key}.zones")
+        out.append(ChangeSpec(t_s, firmware_config, zones))
+    return out
 
 
 def _check_zone_names(sc: Scenario) -> None:
@@ -336,15 +378,15 @@ def _waypoints(route: dict[str, Any], start: tuple[float, ...], path: Path) -> l
     return points
 
 
-def _zones(name: str | None, path: Path) -> ScenarioZones | None:
-    """The zones file named by 'scenario.zones', checked and compiled; every problem in it
-    is an error naming the zones file and the feature."""
+def _zones(name: str | None, path: Path, key: str = "scenario.zones") -> ScenarioZones | None:
+    """The zones file named by `key` ('scenario.zones', a change's), checked and compiled;
+    every problem in it is an error naming the zones file and the feature."""
     if name is None:
         return None
     zones_path = path.parent / name
     if not zones_path.is_file():
-        raise InputError(f"'scenario.zones': no such file: {zones_path}", where=str(path))
-    return read_zones(zones_path, f"'scenario.zones' = {name!r}", path)
+        raise InputError(f"'{key}': no such file: {zones_path}", where=str(path))
+    return read_zones(zones_path, f"'{key}' = {name!r}", path)
 
 
 def read_zones(zones_path: Path, label: str, referrer: Path | None = None) -> ScenarioZones:

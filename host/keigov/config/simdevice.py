@@ -5,7 +5,8 @@ run or a replay the host writes the provisioning record of the simulation key an
 configuration signed with it into DIR, and the board installs them at start with its
 own checks (`--provision`, `--install`): a scenario's limits reach the firmware exactly
 as an operator's `keigov config push` would, and a value the device refuses stops the
-run instead of being ignored.
+run instead of being ignored. A later configuration (`install`, a HIL run's change) goes
+into the same flash the same way and runs from that start, as a push then a reset would.
 """
 
 from __future__ import annotations
@@ -33,11 +34,20 @@ def prepare(storage: Path, params: dict[str, int], zones: bytes | None = None,
     """Write the key's provisioning record and a signed configuration into `storage`;
     returns the sim board's arguments that install them. `tables_source` defaults to
     the SOURCE of the firmware's bundled tables."""
-    key = sim_key()
+    provision = storage / "provision.bin"
+    write_atomic(provision, sim_key().provision_record())
+    return ["--provision", str(provision), *install(storage, params, zones, tables_source, version)]
+
+
+def install(storage: Path, params: dict[str, int], zones: bytes | None = None,
+            tables_source: str | None = None, version: int = 2) -> list[str]:
+    """Write a configuration signed with the key into `storage`; returns the sim board's
+    arguments that commit it at start, through the checks a `keigov config push` meets
+    (a device provisioned by `prepare` before: its flash keeps the key). `version` must be
+    above the installed one's, as for a push."""
     if tables_source is None:
         tables_source = str(literal("tables/keigov_bus.py", "SOURCE"))
-    blob = ConfigBlob(key.device, version, dict(params), tables_source, zones).sign(key.key)
-    provision, config = storage / "provision.bin", storage / "config.bin"
-    write_atomic(provision, key.provision_record())
-    write_atomic(config, blob)
-    return ["--provision", str(provision), "--install", str(config)]
+    key = sim_key()
+    config = storage / "config.bin"
+    write_atomic(config, ConfigBlob(key.device, version, dict(params), tables_source, zones).sign(key.key))
+    return ["--install", str(config)]
