@@ -21,7 +21,6 @@ from core import codec, events
 from core.checksums import Checksums
 from core.idmatch import FrameIndex
 from core.roles import N_INPUTS
-from core.ticks import diff
 
 ERR_LENGTH = const(1)
 ERR_CHECKSUM = const(2)
@@ -35,6 +34,8 @@ _SCORE_MAX = const(8)       # a long burst is forgiven after a few good frames, 
 MAX_LOST = const(3)         # frames that may go missing between two good ones
 RECOVER_FRAMES = const(3)   # good frames in a row that make a message trusted
 _NO_COUNTER = const(0xFF)
+_TICK_MASK = const(0x3FFFFFFF)   # core.ticks
+_TICK_HALF = const(0x20000000)
 
 
 class Receiver:
@@ -187,7 +188,7 @@ class Receiver:
         stale = self.stale
         last_ok = self.last_ok
         for i in range(self.n):
-            age = diff(now, last_ok[i])
+            age = ((now - last_ok[i] + _TICK_HALF) & _TICK_MASK) - _TICK_HALF   # ticks.diff, inline: every period
             if age > late[i]:
                 stale[i] = 1
             if valid[i] and age > timeout[i]:

@@ -161,6 +161,7 @@ class Supervisor:
             self._fix_span = table.RX_PERIOD_MS[self.m_lat] or 1000
         # Wheel vote.
         self._outlier = -1         # the wheel voted out, -1 none
+        self._voted = -1           # the vote on the newest wheel frame
         self._disagree_since = -1
         # Rate check on the vehicle's speed.
         self._rate_speed = 0       # the last plausible reading, ckph
@@ -212,11 +213,15 @@ class Supervisor:
             self.flags &= ~(_B_OUTLIER | _B_DISAGREE)
             return -1
         if i == self.m_wheels:
-            raw = self._vote(now)
+            if rx.fresh[i]:
+                self._voted = self._vote(now)   # the wheels only change with a frame
+            raw = self._voted
             if raw < 0:
                 return -1
         else:
             raw = self.reading = rx.values[roles.IN_VEHICLE_SPEED]
+        if not rx.fresh[i] and self._rate_have:    # between frames: the last verdict holds
+            return -1 if self._rate_bad else self._rate_speed
         return self._rate_check(now, raw, rx.fresh[i])
 
     def _vote(self, now):
@@ -416,7 +421,12 @@ class Supervisor:
             source = 1
             own = vehicle
             fresh = rx.fresh[w]
-            speed = self._cross_check(now, vehicle, rx.values[roles.IN_GNSS_SPEED]) if self.m_vel >= 0 else vehicle
+            if self.m_vel < 0:
+                speed = vehicle
+            elif gnss and not rx.fresh[self.m_vel]:
+                speed = vehicle + self._offset      # between GNSS frames: as compared last
+            else:
+                speed = self._cross_check(now, vehicle, rx.values[roles.IN_GNSS_SPEED])
         elif gnss:
             source = 2
             own = speed = rx.values[roles.IN_GNSS_SPEED]
@@ -580,7 +590,10 @@ class Supervisor:
         if state == FAULT and cfg.limp_ckph < limit:
             limit = cfg.limp_ckph
         self.limit = limit
-        ref = self._ramp_ref(limit, state)
+        if self._ref_set and self.ref == limit and not self._ramp:
+            ref = limit                             # steady: no ramp to work out
+        else:
+            ref = self._ramp_ref(limit, state)
 
         gov = self.gov
         speed = self.speed
@@ -603,9 +616,12 @@ class Supervisor:
             torque = gov.step(target, speed, self.control_accel, demand, rise)
         # Regen on the speed above the ramped limit, once no drive torque is asked for, and
         # never slowing the car harder than the ramp's bound, whatever the road adds.
-        self.regen = gov.regen_step(ref, speed, self.regen_authority and self.speed_source != 0
-                                    and state != INIT and torque == 0,
-                                    -self.control_accel, self._decel_m)
+        allowed = self.regen_authority and self.speed_source != 0 and state != INIT and torque == 0
+        if allowed or gov.regen:
+            self.regen = gov.regen_step(ref, speed, allowed, -self.control_accel, self._decel_m)
+        else:
+            self.regen = 0
+            gov.regen_integ = 0
         if state == NORMAL or state == LIMITING or state == LOCKOUT:
             if flags & (1 << roles.FLAG_LOCKOUT):
                 new = LOCKOUT
