@@ -68,11 +68,22 @@ _NO_REF = const(13000)        # ckph: the highest cap there is (core/config.py),
 _ACCEL_TAU_MS = const(160)
 _ACCEL_CLIP = const(100000)   # ckph/s: keeps the filter's products small ints (a glitch, not a car)
 
+# Status flag bits, worked out once: the supervisor tests and sets them every period.
 _B_IMPLAUSIBLE = 1 << roles.FLAG_SPEED_IMPLAUSIBLE
 _B_OUTLIER = 1 << roles.FLAG_WHEEL_OUTLIER
 _B_DISAGREE = 1 << roles.FLAG_WHEELS_DISAGREE
 _B_STALE = 1 << roles.FLAG_SPEED_STALE
 _B_ALERT = 1 << roles.FLAG_DRIVER_ALERT
+_B_TIMEOUT = 1 << roles.FLAG_SPEED_TIMEOUT
+_B_CHECK = 1 << roles.FLAG_SPEED_CHECK
+_B_GNSS_INVALID = 1 << roles.FLAG_GNSS_INVALID
+_B_FROM_GNSS = 1 << roles.FLAG_SPEED_FROM_GNSS
+_B_PEDAL = 1 << roles.FLAG_PEDAL_FAULT
+_B_OVERSPEED = 1 << roles.FLAG_OVERSPEED
+_B_LOCKOUT = 1 << roles.FLAG_LOCKOUT
+_B_HOLD = 1 << roles.FLAG_ZONE_HOLD
+_B_FALLBACK = 1 << roles.FLAG_ZONE_FALLBACK
+_B_DEFAULTS = 1 << roles.FLAG_CONFIG_DEFAULTS
 
 
 def _filtered(accel, a, dt):
@@ -186,7 +197,7 @@ class Supervisor:
         self.odometer_mm = 0
         self.odometer_m = 0
         if cfg.defaults_reason:
-            self.flags |= 1 << roles.FLAG_CONFIG_DEFAULTS
+            self.flags |= _B_DEFAULTS
 
     # -- inputs ---------------------------------------------------------------------
 
@@ -399,21 +410,21 @@ class Supervisor:
         w = self.m_primary
         if w >= 0 and not rx.valid[w]:
             if rx.error[w] == ERR_TIMEOUT or rx.error[w] == 0:  # late or never seen
-                flags = (flags | (1 << roles.FLAG_SPEED_TIMEOUT)) & ~(1 << roles.FLAG_SPEED_CHECK)
+                flags = (flags | _B_TIMEOUT) & ~_B_CHECK
             else:
-                flags = (flags | (1 << roles.FLAG_SPEED_CHECK)) & ~(1 << roles.FLAG_SPEED_TIMEOUT)
+                flags = (flags | _B_CHECK) & ~_B_TIMEOUT
         elif self._rate_bad:
-            flags = (flags | (1 << roles.FLAG_SPEED_CHECK)) & ~(1 << roles.FLAG_SPEED_TIMEOUT)
+            flags = (flags | _B_CHECK) & ~_B_TIMEOUT
         else:
-            flags &= ~((1 << roles.FLAG_SPEED_TIMEOUT) | (1 << roles.FLAG_SPEED_CHECK))
+            flags &= ~(_B_TIMEOUT | _B_CHECK)
         if w >= 0 and rx.stale[w]:
             flags |= _B_STALE
         else:
             flags &= ~_B_STALE
         if gnss:
-            flags &= ~(1 << roles.FLAG_GNSS_INVALID)
+            flags &= ~_B_GNSS_INVALID
         else:
-            flags |= 1 << roles.FLAG_GNSS_INVALID
+            flags |= _B_GNSS_INVALID
         self.flags = flags
         source = 0
         fresh = False
@@ -442,9 +453,9 @@ class Supervisor:
             self._have_prev = False
             self.speed_source = source
         if source == 2:
-            flags |= 1 << roles.FLAG_SPEED_FROM_GNSS
+            flags |= _B_FROM_GNSS
         else:
-            flags &= ~(1 << roles.FLAG_SPEED_FROM_GNSS)
+            flags &= ~_B_FROM_GNSS
         if self._gnss_good and rx.fresh[self.m_vel]:
             g = rx.values[roles.IN_GNSS_SPEED]
             if self._have_gnss_prev:
@@ -476,9 +487,9 @@ class Supervisor:
         self.speed = speed
         d = self.driver_ok()
         if d:
-            flags &= ~(1 << roles.FLAG_PEDAL_FAULT)
+            flags &= ~_B_PEDAL
         elif self.booted:
-            flags |= 1 << roles.FLAG_PEDAL_FAULT
+            flags |= _B_PEDAL
         self.flags = flags
 
     def driver_ok(self):
@@ -538,11 +549,11 @@ class Supervisor:
         w = zs.warnings
         flags = self.flags & ~roles.ZONE_FLAGS
         if zs.lockout:
-            flags |= 1 << roles.FLAG_LOCKOUT
+            flags |= _B_LOCKOUT
         if w & W_FALLBACK:
-            flags |= 1 << roles.FLAG_ZONE_FALLBACK
+            flags |= _B_FALLBACK
         elif w & W_HOLD:
-            flags |= 1 << roles.FLAG_ZONE_HOLD
+            flags |= _B_HOLD
         self.flags = flags
 
     # -- decisions ------------------------------------------------------------------
@@ -566,7 +577,7 @@ class Supervisor:
             elif diff(now, self.boot_ms) > self.init_ms:
                 state = FAULT
                 if self.m_primary >= 0 and not self.rx.valid[self.m_primary]:
-                    flags |= 1 << roles.FLAG_SPEED_TIMEOUT
+                    flags |= _B_TIMEOUT
                 self.log.record(events.FAULT_ENTERED, now, flags)
         elif state != FAULT and flags & roles.FAULT_FLAGS:
             state = FAULT
@@ -596,17 +607,19 @@ class Supervisor:
             ref = self._ramp_ref(limit, state)
 
         gov = self.gov
+        rx = self.rx
+        values = rx.values
         speed = self.speed
-        driver = self.driver_ok()
-        demand = self.rx.values[roles.IN_PEDAL] if driver else 0
+        driver = self.m_driver >= 0 and rx.valid[self.m_driver]
+        demand = values[roles.IN_PEDAL] if driver else 0
         # No torque increase on a late input or while any speed source reads at the limit,
         # a refused reading too: a glitch can only lower torque.
         hi = speed
-        if self._gnss_good and self.rx.values[roles.IN_GNSS_SPEED] > hi:
-            hi = self.rx.values[roles.IN_GNSS_SPEED]
-        if self.m_primary >= 0 and not self.rx.stale[self.m_primary] and self.reading > hi:
+        if self._gnss_good and values[roles.IN_GNSS_SPEED] > hi:
+            hi = values[roles.IN_GNSS_SPEED]
+        if self.reading > hi and self.m_primary >= 0 and not rx.stale[self.m_primary]:
             hi = self.reading
-        rise = hi < ref and not flags & _B_STALE and not (driver and self.rx.stale[self.m_driver])
+        rise = hi < ref and not flags & _B_STALE and not (driver and rx.stale[self.m_driver])
         if state == INIT or self.speed_source == 0 or not driver:
             torque = gov.ramp_to(0)
         else:
@@ -623,7 +636,7 @@ class Supervisor:
             self.regen = 0
             gov.regen_integ = 0
         if state == NORMAL or state == LIMITING or state == LOCKOUT:
-            if flags & (1 << roles.FLAG_LOCKOUT):
+            if flags & _B_LOCKOUT:
                 new = LOCKOUT
             else:
                 new = LIMITING if (gov.binding and not gov.starting) or self.regen else NORMAL
@@ -687,7 +700,7 @@ class Supervisor:
     def _overspeed(self, now, limit):
         """Warn when the vehicle runs above the limit although the governor cuts torque;
         with no braking authority left, alert the driver for as long as it lasts."""
-        bit = 1 << roles.FLAG_OVERSPEED
+        bit = _B_OVERSPEED
         over = self.speed_source and self.speed > limit + self.cfg.overspeed_margin_ckph
         if over:
             if self._overspeed_since < 0:
@@ -700,10 +713,12 @@ class Supervisor:
             if self.flags & bit and self.speed <= limit:
                 self.flags &= ~bit
                 self.log.record(events.OVERSPEED_CLEARED, now, self.speed)
-        if self.flags & bit and (not self.regen_authority or self.regen >= self.cfg.regen_max_pm):
-            self.flags |= _B_ALERT
-        elif not self.speed_source or self.speed <= limit:
-            self.flags &= ~_B_ALERT
+        flags = self.flags
+        if flags & bit:
+            if not self.regen_authority or self.regen >= self.cfg.regen_max_pm:
+                self.flags = flags | _B_ALERT
+        elif flags & _B_ALERT and (not self.speed_source or self.speed <= limit):
+            self.flags = flags & ~_B_ALERT
 
     def _odometer(self):
         # ckph * ms / 360 = mm; whole metres carried out to keep the sum small.
