@@ -61,7 +61,7 @@ FAULTS_CLEARED = const(25)     # latched warnings cleared on request
 CONFIG_INSTALLED = const(26)   # value: version of the configuration committed (runs from the next boot)
 REPEATED = const(27)           # value: code << 24 | repeat_tag(value) << 16 | repeats (see above)
 # Speed plausibility (core/safety.py).
-WHEEL_OUTLIER = const(28)      # value: wheel index * 65536 + its distance from the others' median (ckph)
+WHEEL_OUTLIER = const(28)      # value: the wheel voted out (0 FL, 1 FR, 2 RL, 3 RR)
 WHEELS_DISAGREE = const(29)    # value: spread of the three closest wheels (ckph)
 SPEED_RATE = const(30)         # value: the refused step between two speed frames (ckph)
 SPEED_PLAUSIBLE = const(31)    # wheels and GNSS agree again; value: their difference (ckph)

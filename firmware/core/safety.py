@@ -183,8 +183,7 @@ class Supervisor:
         self._rate_run = 0         # refusals in a row (an event on the first)
         # Cross-check against GNSS.
         self._xcheck_since = -1    # disagreeing (or, while flagged, agreeing) since
-        self._offset = 0           # GNSS minus the vehicle's speed when last compared, while flagged
-        self._vehicle = -1         # the vehicle's own plausible speed this period, or -1
+        self._offset = 0           # GNSS's excess over the vehicle's speed, while apart or flagged (ckph)
         self.reading = 0           # the newest well-formed frame's speed, plausible or not (ckph)
         self._gnss_good = False
         self._gnss_prev = 0        # GNSS speed's own acceleration, for when it governs
@@ -207,7 +206,7 @@ class Supervisor:
         rx = self.rx
         i = self.m_primary
         if i >= 0 and not rx.valid[i] and rx.fresh[i]:
-            # Not trusted, but well formed: what it says still holds the torque (_rise).
+            # Not trusted, but well formed: what it says still holds the torque (step's `rise`).
             v = rx.values
             if i == self.m_wheels:
                 a = v[roles.IN_WHEEL_FL]
@@ -288,12 +287,10 @@ class Supervisor:
         # The wheel furthest from the median is the candidate; the other three must agree.
         if s3 - median >= median - s0:
             wheel = w3
-            dev = s3 - median
             spread = s2 - s0
             speed = s1
         else:
             wheel = w0
-            dev = median - s0
             spread = s3 - s1
             speed = s2
         if spread <= allowed:
@@ -301,7 +298,7 @@ class Supervisor:
             flags &= ~_B_DISAGREE
             if self._outlier != wheel:
                 self._outlier = wheel
-                self.log.record(events.WHEEL_OUTLIER, now, wheel * 65536 + dev)
+                self.log.record(events.WHEEL_OUTLIER, now, wheel)   # the wheel alone: a flicker coalesces
             self.flags = flags | _B_OUTLIER
             return speed
         self._outlier = -1
@@ -405,7 +402,6 @@ class Supervisor:
         rx = self.rx
         self._gnss_good = gnss = self._gnss_ok()
         vehicle = self._vehicle_speed(now)
-        self._vehicle = vehicle
         flags = self.flags
         w = self.m_primary
         if w >= 0 and not rx.valid[w]:
