@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from keigov import paths
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, params
 from keigov_hil.driver import ProfilePoint
@@ -249,6 +250,23 @@ def _table_list(doc: dict[str, Any], key: str, path: Path) -> list[dict[str, Any
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise InputError(f"'{key}' must be an array of tables ([[{key}]])", where=str(path))
     return value
+
+
+def bundled_scenarios() -> list[Path]:
+    """The scenario files that come with keigov (hil/scenarios, or the wheel's copy), by name."""
+    return sorted(paths.SCENARIOS.glob("*.toml"))
+
+
+def find_scenario(name_or_path: str | Path) -> Path:
+    """A scenario file: the path given, or a bundled scenario by its name (`full_throttle`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = {p.stem: p for p in bundled_scenarios()}
+    if path.suffix == "" and len(path.parts) == 1 and path.name in bundled:
+        return bundled[path.name]
+    raise InputError(f"no such file, and no bundled scenario of that name (bundled: {', '.join(bundled)}; "
+                     "`keigov scenarios` lists them)", where=str(name_or_path))
 
 
 def load_scenario(path: Path) -> Scenario:

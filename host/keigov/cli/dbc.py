@@ -8,6 +8,7 @@ from pathlib import Path
 from keigov.dbc.compile import compile_map, compile_messages, map_problems
 from keigov.dbc.features import unsupported
 from keigov.dbc.load import load_dbcs
+from keigov.dbc.smap import map_path
 from keigov.errors import InputError
 from keigov.fileio import write_atomic
 
@@ -32,7 +33,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     )
     comp.add_argument("dbc", nargs="*", type=Path, help="DBC files (default with --map: the map's dbc)")
     what = comp.add_mutually_exclusive_group(required=True)
-    what.add_argument("--map", type=Path, help="signal map (TOML): the governor's tables and their messages")
+    what.add_argument("--map", type=map_path, help="signal map (TOML), or a bundled map's name (keigov, canedge_gps, ev_mcu, j1939_truck): the governor's tables and their messages")
     what.add_argument("--messages", help="comma-separated message names")
     what.add_argument("--all", action="store_true", help="every message of the DBC files")
     comp.add_argument("--any-source-address", action="store_true",
@@ -54,7 +55,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         description="Report every problem of a signal map (missing message or signal, unit that cannot be "
                     "converted, signal too narrow, ...) with the map's line. Exit 1 if any.",
     )
-    cmap.add_argument("map", type=Path, help="signal map (TOML)")
+    cmap.add_argument("map", type=map_path, help="signal map (TOML), or a bundled map's name (e.g. j1939_truck)")
     cmap.add_argument("--dbc", action="append", type=Path, help="DBC file (repeatable; default: the map's)")
     cmap.set_defaults(func=_check_map)
 

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from keigov import paths
 from keigov.cli.sim import add_runtime_arguments, rig_options
 from keigov.report.junit import write_junit
 from keigov.report.results import RunResult
 from keigov.report.table import format_runs, format_table
+from keigov_hil.scenario import bundled_scenarios
 from keigov_hil.session import run_scenario
 
 
@@ -30,7 +30,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    scenarios = sorted(paths.SCENARIOS.glob("*.toml"))
+    scenarios = bundled_scenarios()
     if args.only:
         wanted = set(args.only)
         scenarios = [s for s in scenarios if s.stem in wanted]

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from keigov.dbc.smap import map_path
 from keigov.errors import InputError
 from keigov.report.junit import write_junit
 from keigov.report.table import format_table
@@ -39,7 +40,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("logs", nargs="+", type=Path, metavar="LOG", help="log file or directory of one drive")
     parser.add_argument("--dbc", action="append", type=Path, default=[], metavar="DBC",
                         help="the vehicle's DBC (repeatable; default: the map's)")
-    parser.add_argument("--map", required=True, type=Path, metavar="MAP.toml", help="signal map (docs/signal-map.md)")
+    parser.add_argument("--map", required=True, type=map_path, metavar="MAP.toml", help="signal map (docs/signal-map.md), or a bundled map's name (e.g. canedge_gps)")
     parser.add_argument("--config", type=Path, metavar="CONFIG.toml",
                         help="the governor configuration to replay with (as for `keigov config build`)")
     parser.add_argument("--gnss", type=Path, metavar="TRACK", help="GNSS track (.gpx, .nmea) instead of the log's")

@@ -11,14 +11,16 @@ from keigov.report.table import format_runs, format_table
 from keigov_hil.bus import add_bus_arguments
 from keigov_hil.rig import RigOptions
 from keigov_hil.runtimes import DEFAULT_RUNTIME, RUNTIMES, get_runtime
+from keigov_hil.scenario import find_scenario
 from keigov_hil.session import run_scenario
 
 EPILOG = """\
 outputs in DIR: timeline.csv (one row per 10 ms period), events.json, summary.json
 (runtime, sim_seconds, wall_seconds, every check with value, threshold, verdict) and
-report.png. Scenario schema: docs/scenarios.md; bundled scenarios: hil/scenarios/.
+report.png. Scenario schema: docs/scenarios.md; bundled scenarios: `keigov scenarios`.
 
 examples:
+  keigov sim full_throttle --out runs/ft                 # a bundled scenario by name
   keigov sim hil/scenarios/full_throttle.toml --out runs/ft
   keigov sim my.toml --out runs/x --runtime cpython --junit runs/x/junit.xml
   keigov sim my.toml --out runs/x --interface socketcan --channel vcan0 --realtime
@@ -50,7 +52,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         description="Run a scenario file: the simulated vehicle, driver and GNSS around the real firmware on a "
         "python-can bus, then measure its checks.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", type=Path, help="scenario file (TOML)")
+    parser.add_argument("scenario", help="scenario file (TOML), or a bundled scenario's name (keigov scenarios)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory for the run's outputs")
     add_runtime_arguments(parser)
     parser.set_defaults(func=_run)
@@ -58,7 +60,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     opts = rig_options(args, progress=sys.stderr.isatty())
-    result = run_scenario(args.scenario, args.out, opts, plot=not args.no_plot)
+    result = run_scenario(find_scenario(args.scenario), args.out, opts, plot=not args.no_plot)
     color = sys.stdout.isatty()
     print(format_table([result], color=color))
     print(format_runs([result]))

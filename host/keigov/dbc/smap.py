@@ -25,6 +25,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keigov import paths
 from keigov.errors import InputError
 
 MESSAGE_KEYS = {"counter", "checksum", "checksum_kind", "constants", "source_address", "any_source",
@@ -137,6 +138,17 @@ def _binding(smap_lines: TomlLines, section: str, role: str, item: object, where
         raise InputError(f"[{section}] {role}: expected \"MESSAGE.SIGNAL\", got {item!r}", where=where)
     message, signal = item.split(".")
     return Binding(role, message, signal, unit, smap_lines.line(section, role, f'"{item}"'))
+
+
+def map_path(name_or_path: str) -> Path:
+    """A signal map's file: the path given, or a bundled map by its name (`canedge_gps`);
+    anything else is returned as given, for load_map to say it is missing."""
+    path = Path(name_or_path)
+    if not path.exists() and path.suffix == "" and len(path.parts) == 1:
+        bundled = paths.DBC_DIR / "maps" / f"{path.name}.toml"
+        if bundled.is_file():
+            return bundled
+    return path
 
 
 def load_map(path: Path) -> SignalMap:
