@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from keigov.config import blob as cfgblob
-from keigov.firmware_params import event_names, merge_repeated
+from keigov.dbc.roles import FLAG_BITS
+from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, event_names, merge_repeated
 from keigov.fwsource import consts
 from keigov.link import protocol as P
 from keigov.link.client import DeviceClient, add_port_arguments, open_client
@@ -87,8 +88,31 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
-    _table([(k, v) for k, v in status.items() if k != "state_name"] + [("state_name", status["state_name"])])
+    _table(status_rows(status))
     return 0
+
+
+def _speed(ckph: int) -> str:
+    return f"{ckph / CKPH_PER_KPH:.2f} km/h ({ckph / CKPH_PER_MPH:.1f} mph)"
+
+
+def status_rows(status: dict[str, int]) -> list[tuple[str, object]]:
+    """The status in the units people read (JSON keeps the device's integers)."""
+    flags = status.get("flags", 0)
+    raised = [name.removeprefix("flag_") for bit, name in enumerate(FLAG_BITS) if flags >> bit & 1]
+    rows: list[tuple[str, object]] = [
+        ("state", status.get("state_name", "?")),
+        ("speed", _speed(status.get("speed_ckph", 0))),
+        ("limit", _speed(status.get("limit_ckph", 0))),
+        ("zone", status.get("zone", 0) or "none"),
+        ("flags", ", ".join(raised) or "none"),
+        ("torque limit", f"{status.get('torque_pm', 0) / 10:.1f} %"),
+        ("odometer", f"{status.get('odometer_m', 0) / 1000:.3f} km"),
+        ("loop max", f"{status.get('loop_us_max', 0)} us"),
+    ]
+    shown = {"state", "state_name", "speed_ckph", "limit_ckph", "zone", "flags", "torque_pm", "odometer_m",
+             "loop_us_max"}
+    return rows + [(k, v) for k, v in status.items() if k not in shown]
 
 
 FLAG_POSITION = consts("core/evstore.py")["FLAG_POSITION"]
