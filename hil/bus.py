@@ -1,7 +1,10 @@
 """python-can buses for the rig, chosen like python-can's own tools choose them.
 
-`--interface`/`--channel` (or CAN_INTERFACE / CAN_CHANNEL, as python-can honours) pick
-the bus; the default is python-can's in-process `virtual` interface on a fresh channel.
+`-i/--interface`, `-c/--channel`, `-b/--bitrate`, `--fd`, `--data-bitrate` and
+`--bus-option KEY=VALUE` pick the bus; whatever they leave open comes from python-can's
+own configuration (CAN_INTERFACE / CAN_CHANNEL / CAN_BITRATE, ~/.canrc, can.rc), so a
+PCAN, Kvaser or Vector user's setup applies as it does to `can.viewer`. With no interface
+anywhere the bus is python-can's in-process `virtual` interface on a fresh channel.
 The rig sends `FastCopyMessage`s: python-can Messages that the virtual bus copies cheaply,
 and its virtual buses queue frames in C (`lighten_virtual`).
 """
@@ -9,7 +12,6 @@ and its virtual buses queue frames in C (`lighten_virtual`).
 from __future__ import annotations
 
 import argparse
-import os
 import queue
 import time
 import uuid
@@ -17,7 +19,7 @@ from typing import Any
 
 import can
 
-from keigov.errors import EnvironmentProblem
+from keigov.errors import EnvironmentProblem, InputError
 
 
 class FastCopyMessage(can.Message):
@@ -112,23 +114,58 @@ def receive(bus: can.BusABC, at_least: int, *, settle: bool, what: str, wait_s: 
 
 
 def add_bus_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("CAN bus")
-    group.add_argument("-i", "--interface", default=os.environ.get("CAN_INTERFACE", "virtual"),
-                       help="python-can interface (default: virtual; e.g. socketcan with a vcan)")
-    group.add_argument("-c", "--channel", default=os.environ.get("CAN_CHANNEL"),
-                       help="channel, e.g. vcan0 (default: a private virtual channel)")
-    group.add_argument("--bitrate", type=int, default=None, help="bitrate for interfaces that need one")
+    group = parser.add_argument_group("CAN bus (what is not given comes from python-can's configuration)")
+    group.add_argument("-i", "--interface", default=None,
+                       help="python-can interface, e.g. socketcan, pcan, kvaser, vector (default: python-can's "
+                       "configuration: CAN_INTERFACE, ~/.canrc; else virtual)")
+    group.add_argument("-c", "--channel", default=None,
+                       help="channel, e.g. vcan0 or PCAN_USBBUS1 (default: python-can's configuration; on virtual, "
+                       "a private channel)")
+    group.add_argument("-b", "--bitrate", type=int, default=None, help="bitrate (bit/s) for interfaces that need one")
+    group.add_argument("--fd", action="store_true", help="open the bus in CAN FD mode")
+    group.add_argument("--data-bitrate", type=int, default=None, help="CAN FD data-phase bitrate (bit/s)")
+    group.add_argument("--bus-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="an interface-specific python-can keyword (repeatable), e.g. app_name=CANalyzer; "
+                       "numbers and true/false are converted")
 
 
-def open_bus(interface: str, channel: str | None, bitrate: int | None = None) -> can.BusABC:
+BusOptions = tuple[tuple[str, Any], ...]
+
+
+def bus_choice(args: argparse.Namespace) -> tuple[str, str | None, BusOptions]:
+    """(interface, channel, other keywords) from the arguments, then python-can's own
+    configuration (can.util.load_config), then the virtual interface."""
+    given: dict[str, Any] = {}
+    for key in ("interface", "channel", "bitrate", "data_bitrate"):
+        if getattr(args, key, None) is not None:
+            given[key] = getattr(args, key)
+    if getattr(args, "fd", False):
+        given["fd"] = True
+    for item in getattr(args, "bus_option", []):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--bus-option {item!r}: expected KEY=VALUE")
+        given[key.strip()] = can.util.cast_from_string(value.strip())
+    try:
+        config = dict(can.util.load_config(config=given))
+    except can.CanInterfaceNotImplementedError as exc:
+        if "interface" in given or '"None"' not in str(exc):
+            raise InputError(f"--interface (or python-can's configuration): {exc}") from None
+        config = dict(can.util.load_config(config={**given, "interface": "virtual"}))   # none anywhere
+    interface = config.pop("interface", None) or "virtual"
+    channel = config.pop("channel", None)
+    options = tuple(sorted((k, v) for k, v in config.items() if v is not None))
+    return interface, None if channel is None else str(channel), options
+
+
+def open_bus(interface: str, channel: str | None, options: BusOptions = ()) -> can.BusABC:
     if channel is None:
         if interface != "virtual":
             raise EnvironmentProblem(f"interface {interface!r} needs --channel (e.g. vcan0)")
         channel = f"keigov-{uuid.uuid4().hex[:8]}"
-    kwargs: dict[str, Any] = {"bitrate": bitrate} if bitrate else {}
     try:
-        bus = can.Bus(interface=interface, channel=channel, **kwargs)
-    except (can.CanError, OSError, ImportError, ValueError) as exc:
+        bus = can.Bus(interface=interface, channel=channel, **dict(options))
+    except (can.CanError, OSError, ImportError, ValueError, TypeError) as exc:
         raise EnvironmentProblem(f"cannot open CAN bus {interface}:{channel}: {exc}") from exc
     lighten_virtual(bus)
     return bus

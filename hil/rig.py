@@ -46,7 +46,7 @@ from keigov.config import simdevice
 from keigov.errors import KeigovError
 from keigov.firmware_params import event_names, merge_repeated
 from keigov.report.results import RunResult
-from keigov_hil.bus import Sender, open_bus, receive
+from keigov_hil.bus import BusOptions, Sender, open_bus, receive
 from keigov_hil.device import DeviceEvent, DeviceProcess, StepOutput
 from keigov_hil.driver import Driver
 from keigov_hil.ecus import GovernorView, VehicleNodes
@@ -70,7 +70,7 @@ class RigOptions:
     runtime: Runtime
     interface: str = "virtual"
     channel: str | None = None
-    bitrate: int | None = None
+    bus_options: BusOptions = ()        # bitrate, fd, interface-specific keywords (keigov_hil.bus)
     realtime: bool = False
     progress: bool = False
 
@@ -237,10 +237,10 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
             device.start()      # it boots (imports, compiles) while the rig builds the vehicle and the buses
         vehicle, driver, gnss, mcu = build_world(sc)
         nodes = VehicleNodes(vehicle, gnss, mcu, sc.faults, sc.seed)
-        vehicle_bus = open_bus(opts.interface, channel, opts.bitrate)
+        vehicle_bus = open_bus(opts.interface, channel, opts.bus_options)
         cleanup.callback(vehicle_bus.shutdown)
         vehicle_tx = Sender(vehicle_bus)
-        device_bus = None if external else open_bus(opts.interface, channel, opts.bitrate)
+        device_bus = None if external else open_bus(opts.interface, channel, opts.bus_options)
         if device_bus:
             cleanup.callback(device_bus.shutdown)
         bridge = _Bridge(device_bus, private)

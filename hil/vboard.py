@@ -38,7 +38,7 @@ import can
 
 from keigov import paths
 from keigov.errors import EnvironmentProblem
-from keigov_hil.bus import open_bus
+from keigov_hil.bus import BusOptions, open_bus
 from keigov_hil.device import DeviceProcess
 from keigov_hil.runtimes import MicroPythonRuntime
 
@@ -63,12 +63,12 @@ def install_sources(fs: Path) -> None:
 
 class VirtualBoard:
     def __init__(self, root: Path, *, interface: str = "virtual", channel: str | None = None,
-                 bitrate: int | None = None, factory_firmware: bool = True) -> None:
+                 bus_options: BusOptions = (), factory_firmware: bool = True) -> None:
         self.root = root.resolve()
         if " " in str(self.root):
             raise EnvironmentProblem("the board's directory must not contain spaces", where=str(root))
         self.fs = self.root / "fs"
-        self.interface, self.channel, self.bitrate = interface, channel, bitrate
+        self.interface, self.channel, self.bus_options = interface, channel, bus_options
         self.factory_firmware = factory_firmware
         self.port = ""
         self.boots = 0            # MCU processes started: 1 + resets
@@ -89,7 +89,7 @@ class VirtualBoard:
             install_sources(self.fs)
         if self.interface == "virtual" and self.channel is None:
             self.channel = f"keigov-board-{os.getpid()}-{id(self):x}"
-        self._bus = open_bus(self.interface, self.channel, self.bitrate)
+        self._bus = open_bus(self.interface, self.channel, self.bus_options)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)

@@ -117,3 +117,61 @@ def test_receive_waits_for_the_frames_it_is_owed_skips_error_frames_and_settles(
     assert receive(rx, 0, settle=False, what="test") == []
     with pytest.raises(EnvironmentProblem, match=r"frames back: 0 of 1 frames arrived within 0.05 s"):
         receive(rx, 1, settle=False, what="frames back", wait_s=0.05)
+
+
+# -- choosing the bus as python-can's own tools do -------------------------------------------
+
+def _choice(monkeypatch: pytest.MonkeyPatch, tmp_path, argv: list[str], env: dict[str, str] | None = None,
+            canrc: str | None = None):
+    import argparse
+
+    from keigov_hil.bus import add_bus_arguments, bus_choice
+
+    for key in ("CAN_INTERFACE", "CAN_CHANNEL", "CAN_BITRATE", "CAN_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("HOME", str(tmp_path))          # ~/.canrc is this test's
+    monkeypatch.chdir(tmp_path)
+    if canrc is not None:
+        (tmp_path / ".canrc").write_text(canrc)
+    parser = argparse.ArgumentParser()
+    add_bus_arguments(parser)
+    return bus_choice(parser.parse_args(argv))
+
+
+def test_with_nothing_configured_the_bus_is_a_private_virtual_one(monkeypatch, tmp_path):
+    assert _choice(monkeypatch, tmp_path, []) == ("virtual", None, ())
+
+
+def test_python_cans_environment_and_canrc_apply_where_the_arguments_are_silent(monkeypatch, tmp_path):
+    rc = "[default]\ninterface = virtual\nchannel = from-canrc\nbitrate = 250000\n"
+    assert _choice(monkeypatch, tmp_path, [], canrc=rc) == ("virtual", "from-canrc", (("bitrate", 250000),))
+    env = {"CAN_INTERFACE": "virtual", "CAN_CHANNEL": "from-env", "CAN_BITRATE": "125000"}
+    assert _choice(monkeypatch, tmp_path, [], env=env, canrc=rc) == ("virtual", "from-env", (("bitrate", 125000),))
+    got = _choice(monkeypatch, tmp_path, ["-c", "mine", "-b", "500000"], env=env, canrc=rc)
+    assert got == ("virtual", "mine", (("bitrate", 500000),)), "the command line wins"
+
+
+def test_can_fd_and_interface_specific_keywords_reach_python_can(monkeypatch, tmp_path):
+    interface, channel, options = _choice(monkeypatch, tmp_path, [
+        "-i", "virtual", "-c", "fd", "--fd", "--data-bitrate", "2000000", "--bus-option", "receive_own_messages=true",
+        "--bus-option", "app_name=CANalyzer"])
+    assert dict(options) == {"fd": True, "data_bitrate": 2000000, "receive_own_messages": True, "app_name": "CANalyzer"}
+    bus = open_bus(interface, channel, (("receive_own_messages", True),))
+    try:
+        bus.send(can.Message(arbitration_id=0x123, data=b"\x01"))
+        assert bus.recv(1.0) is not None, "the keyword reached python-can's VirtualBus"
+    finally:
+        bus.shutdown()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--bus-option", "nonsense"], "expected KEY=VALUE"),
+    (["-i", "no-such-interface"], "no-such-interface"),
+])
+def test_a_bad_bus_choice_is_an_input_error(monkeypatch, tmp_path, argv, says):
+    from keigov.errors import InputError
+
+    with pytest.raises(InputError, match=says):
+        _choice(monkeypatch, tmp_path, argv)

@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from keigov_hil.bus import add_bus_arguments
+from keigov_hil.bus import add_bus_arguments, bus_choice
 from keigov_hil.vboard import VirtualBoard
 
 EPILOG = """\
@@ -44,7 +44,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     root = args.dir or Path(tempfile.mkdtemp(prefix="keigov-board-"))
-    board = VirtualBoard(root, interface=args.interface, channel=args.channel, bitrate=args.bitrate,
+    interface, channel, options = bus_choice(args)
+    board = VirtualBoard(root, interface=interface, channel=channel, bus_options=options,
                          factory_firmware=not args.blank)
     with board:
         print(f"serial port: {board.port}", flush=True)

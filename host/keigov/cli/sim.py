@@ -8,7 +8,7 @@ from pathlib import Path
 
 from keigov.report.junit import write_junit
 from keigov.report.table import format_runs, format_table
-from keigov_hil.bus import add_bus_arguments
+from keigov_hil.bus import add_bus_arguments, bus_choice
 from keigov_hil.rig import RigOptions
 from keigov_hil.runtimes import DEFAULT_RUNTIME, RUNTIMES, get_runtime
 from keigov_hil.scenario import find_scenario
@@ -42,8 +42,9 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def rig_options(args: argparse.Namespace, progress: bool) -> RigOptions:
-    return RigOptions(runtime=get_runtime(args.runtime), interface=args.interface, channel=args.channel,
-                      bitrate=args.bitrate, realtime=args.realtime, progress=progress)
+    interface, channel, options = bus_choice(args)
+    return RigOptions(runtime=get_runtime(args.runtime), interface=interface, channel=channel, bus_options=options,
+                      realtime=args.realtime, progress=progress)
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:

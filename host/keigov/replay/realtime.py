@@ -33,7 +33,7 @@ from keigov.replay.sides import PERIOD_MS, InputSide, OutputSide, period_of
 from keigov.replay.vehicle import HostView, Vehicle
 from keigov.report.junit import write_junit
 from keigov.report.table import format_table
-from keigov_hil.bus import open_bus
+from keigov_hil.bus import bus_choice, open_bus
 from keigov_hil.device import DeviceEvent
 
 _SKIP_GAPS_S = 60.0          # as can.player: a longer pause in the log is not waited out
@@ -130,11 +130,12 @@ def _board_periods(view: HostView, frames: list[tuple[float, int, bytes]], wall0
 def play_realtime(drives: list[Drive], vehicle: Vehicle, rules: Rules, args: argparse.Namespace,
                   channels: frozenset[str] | None, track: FixTimeline | None) -> int:
     """`keigov replay --realtime`: each drive in turn onto the bus, then the usual outputs."""
-    if args.interface == "virtual" and not args.channel:
+    interface, channel, options = bus_choice(args)
+    if interface == "virtual" and not channel:
         raise InputError("--realtime plays onto a board's bus: give --interface and --channel (e.g. socketcan can0)")
     view = HostView(vehicle)
-    label = f"board on {args.interface}:{args.channel}"
-    bus = open_bus(args.interface, args.channel, args.bitrate)
+    label = f"board on {interface}:{channel}"
+    bus = open_bus(interface, channel, options)
     results = []
     try:
         for drive in drives:
