@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from keigov.errors import InputError
-from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH
+from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, occurrences
 from keigov.report.results import FAIL, CheckResult, judge
 from keigov_hil.ecus import STATUS_FLAGS
 from keigov_hil.gnss import in_windows
@@ -237,8 +237,7 @@ def _flag(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 def _event(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     hits = [e for e in data.events if e["name"] == p["event"]]
     detail = f"first at {hits[0]['t_s']:.2f} s" if hits else "not recorded"
-    occurrences = sum(e.get("count", 1) for e in hits)     # repeats the device coalesced count too
-    return judge(f"event_{p['event']}", f"'{p['event']}' events recorded", float(occurrences),
+    return judge(f"event_{p['event']}", f"'{p['event']}' events recorded", float(occurrences(hits)),
                  float(p["min_count"]), "", ">=", detail)
 
 
@@ -346,8 +345,8 @@ def _events_rate(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     per_s = len(hits) / span
     which = f"'{p['event']}' events" if p["event"] else "events"
     desc = f"{which} recorded from {p['from_s']:g} s to {end:g} s"
-    occurrences = sum(e.get("count", 1) for e in hits)
-    detail = f"{len(hits)} entries in {span:g} s ({per_s:.2f}/s; {occurrences} occurrences with the coalesced repeats)"
+    detail = (f"{len(hits)} entries in {span:g} s ({per_s:.2f}/s; {occurrences(hits)} occurrences with the coalesced "
+              "repeats)")
     if p["max_count"] is None:
         return judge("events_rate", desc + " per second", round(per_s, 3), p["max_per_s"], "/s", "<=", detail)
     result = judge("events_rate", desc, float(len(hits)), float(p["max_count"]), "", "<=", detail)

@@ -66,7 +66,7 @@ _RATE_MARGIN = const(50)   # ckph on top of the bound: sensor quantisation and f
 
 _NO_REF = const(13000)        # ckph: the highest cap there is (core/config.py), "no limit" on the bus
 _ACCEL_TAU_MS = const(160)
-_ACCEL_CLIP = const(100000)   # ckph/s: keeps the filter's products small ints (a glitch, not a car)
+_ACCEL_CLIP = const(100000)   # ckph/s, the governor's _ACCEL_MAX: keeps the filter's products small ints
 
 # Status flag bits, worked out once: the supervisor tests and sets them every period.
 _B_IMPLAUSIBLE = 1 << roles.FLAG_SPEED_IMPLAUSIBLE

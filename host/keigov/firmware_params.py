@@ -59,6 +59,11 @@ def event_names() -> dict[int, str]:
     return dict(_events_module().NAMES)
 
 
+def occurrences(events: list[dict]) -> int:
+    """How many times the events happened, the repeats merge_repeated folded in included."""
+    return sum(e.get("count", 1) for e in events)
+
+
 def merge_repeated(events: list[dict], time_s: Callable[[dict], float] = lambda e: e["t_s"]) -> list[dict]:
     """A device's events (dicts with "code" and "value", oldest first) with every REPEATED
     summary merged into the record it summarises, which gets "count" (1 + repeats),

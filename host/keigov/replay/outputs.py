@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keigov.fileio import write_atomic
-from keigov.firmware_params import event_names, merge_repeated
+from keigov.firmware_params import event_names, merge_repeated, occurrences
 from keigov.fwsource import consts
 from keigov.report.plot import Timeline as PlotTimeline, plot_timeline
 from keigov.report.results import RunResult
@@ -159,7 +159,7 @@ def _plot_map(run: ReplayRun, timeline: Timeline, events: list[dict], zones: Sce
 
 def _count(events: list[dict], name: str) -> int:
     """Occurrences, repeats the device coalesced included."""
-    return sum(e["count"] for e in events if e["name"] == name)
+    return occurrences([e for e in events if e["name"] == name])
 
 
 def _utc(t: float) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from keigov.errors import InputError
-from keigov.firmware_params import CKPH_PER_KPH, params
+from keigov.firmware_params import CKPH_PER_KPH, occurrences, params
 from keigov.report.results import CheckResult, judge
 from keigov_hil.checks import CHECKS, CheckRegistry
 from keigov_hil.zonechecks import entered
@@ -169,7 +169,7 @@ def _input_checks(data: Any, rules: Rules, p: dict[str, Any]) -> CheckResult:
     kinds: dict[str, int] = {}
     for e in failures:
         key = f"{e.get('message', '?')}: {e.get('reason', '?')}"
-        kinds[key] = kinds.get(key, 0) + e.get("count", 1)     # repeats the device coalesced count too
+        kinds[key] = kinds.get(key, 0) + occurrences([e])     # repeats the device coalesced count too
     detail = ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
     if failures:
         detail += f"; first at {failures[0]['t_s']:.2f} s"
