@@ -14,14 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fwenv  # noqa: F401  (puts firmware/ on sys.path)
+from core.checksums import Checksums
 from dbc_support import MICROPYTHON
 from keigov.dbc import checksums
-from keigov.dbc.generated import firmware_on_path
-from keigov.e2e import checksum, checksum_function
+from keigov.dbc.e2e import checksum, checksum_function
 from keigov.paths import FIRMWARE
-
-firmware_on_path()
-from core.checksums import Checksums  # noqa: E402  (firmware module, path set just above)
 
 CUSTOM = checksums.custom_scheme("vehicle_crc", {"algorithm": "crc8", "poly": 0x07, "init": 0x00, "xorout": 0x55,
                                                  "data_id": "id_low_byte"})

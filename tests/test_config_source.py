@@ -17,8 +17,7 @@ from core import link
 from keigov.cli import main
 from keigov.config import blob as cfgblob
 from keigov.config.keys import KeyFile, load_key, write_key
-from keigov.config.params import firmware_params
-from keigov.fwsource import literal
+from keigov.firmware_params import firmware_params, literal
 from keigov.zones import compile_zones
 from keigov.config.source import build_config
 from keigov.errors import InputError

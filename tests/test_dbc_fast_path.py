@@ -5,25 +5,26 @@ reference accepts."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 
 import cantools
 import pytest
 
+import fwenv  # noqa: F401  (puts firmware/ on sys.path)
+from boards.ramcan import RamCan
+from core import idmatch, roles
+from core.events import EventLog
+from core.idmatch import FrameIndex
+from core.rx import ERR_CHECKSUM, Receiver
+from core.tx import Transmitter
 from dbc_support import MICROPYTHON
+from keigov.dbc import layout
 from keigov.dbc.checksums import BUILTIN
 from keigov.dbc.compile import compile_map
-from keigov.dbc.generated import firmware_on_path, load_source
-from keigov.e2e import FramePacker, checksum
+from keigov.dbc.generated import load_source
+from keigov.dbc.e2e import FramePacker, checksum
 from keigov.paths import DBC_DIR, FIRMWARE
-
-firmware_on_path()
-from boards.ramcan import RamCan  # noqa: E402  (firmware modules: path set just above)
-from core import roles  # noqa: E402
-from core.events import EventLog  # noqa: E402
-from core.idmatch import FrameIndex  # noqa: E402
-from core.rx import ERR_CHECKSUM, Receiver  # noqa: E402
-from core.tx import Transmitter  # noqa: E402
 
 MAPS = DBC_DIR / "maps"
 EXT = 0x20000000
@@ -164,6 +165,28 @@ def test_frame_index_matches_j1939_by_pgn():
     assert index.find(0x18FEF100) == -1               # not an extended frame
 
 
+def test_the_host_decoder_finds_messages_as_the_firmware_index_does():
+    """keigov.dbc.decode has its own id lookup (the host never imports the firmware): the
+    same constants as core.idmatch, and the same message for every id in either form."""
+    assert (layout.EXTENDED, layout.MATCH_EXACT, layout.MATCH_PGN) == \
+        (idmatch.EXTENDED, idmatch.MATCH_EXACT, idmatch.MATCH_PGN)
+    assert all(layout.pgn_key(i) == idmatch.pgn_key(i) for i in (0, 0x1CFEF1FE, 0x3FFFFFFF, 0x18EA00FE))
+    rng = random.Random(11)
+    for name in ("j1939_truck", "keigov", "ev_mcu"):
+        table = _table(name)
+        db, index = table._database(), FrameIndex(table._DB_MSG_ID, table._DB_MSG_MATCH)
+        if name == "j1939_truck":
+            assert layout.MATCH_PGN in table._DB_MSG_MATCH
+        ids = [rng.getrandbits(11) for _ in range(200)] + [rng.getrandbits(29) | EXT for _ in range(200)]
+        for fid in table._DB_MSG_ID:
+            ids += [fid, fid & ~EXT, fid ^ 0xFF, fid ^ 0x100]
+            ids += [(fid & ~0x1C0000FF) | rng.getrandbits(3) << 26 | rng.getrandbits(8) for _ in range(20)]
+        for fid in ids:
+            expected = index.find(fid | EXT if fid > 0x7FF else fid)
+            assert db.find(fid) == expected, (name, hex(fid))
+            assert (table.decode(fid, bytes(64)) is None) == (expected < 0), (name, hex(fid))
+
+
 def test_receiver_matches_j1939_by_pgn():
     rx = Receiver(_table("j1939_truck"), EventLog())
     packer = FramePacker.from_map(MAPS / "j1939_truck.toml")
@@ -198,6 +221,31 @@ for now in range(0, 200, 10):
 micropython.heap_unlock()
 print(can.take_sent(), bytes(can.tx_data[0:8]).hex())
 """
+
+
+_ON_A_BOARD = """
+import sys
+sys.path.append(sys.argv[1])
+import j1939_truck as table
+try:
+    table.decode(table._DB_MSG_ID[0], bytes(8))
+    print("decoded")
+except ImportError:
+    print(len(table.RX_ID), len(table.TX_ID), "host-only")
+"""
+
+
+@pytest.mark.micropython
+@pytest.mark.skipif(MICROPYTHON is None, reason="no micropython binary")
+def test_a_generated_module_imports_on_a_board_where_decode_is_host_only(tmp_path):
+    """A board imports the module for its RX_/TX_ tables; decode() would need keigov."""
+    (tmp_path / "j1939_truck.py").write_text(compile_map(MAPS / "j1939_truck.toml"))
+    (tmp_path / "run.py").write_text(_ON_A_BOARD)
+    run = subprocess.run([MICROPYTHON, str(tmp_path / "run.py"), str(tmp_path)], cwd=FIRMWARE,
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rx, tx, verdict = run.stdout.split()
+    assert int(rx) > 0 and int(tx) > 0 and verdict == "host-only"
 
 
 @pytest.mark.micropython

@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cantools
 import pytest
 
 from keigov.cli import main
 from keigov.dbc.compile import compile_map, map_problems
 from keigov.errors import InputError
-from keigov.paths import DBC_DIR
+from keigov.paths import DBC_DIR, KEIGOV_DBC
 
 SHIPPED = sorted((DBC_DIR / "maps").glob("*.toml"))
 
@@ -140,3 +141,24 @@ def test_check_map_cli_exit_status(tmp_path, capsys):
     assert main(["dbc", "check-map", str(path)]) == 1
     out = capsys.readouterr().out
     assert f"{path}:3: VCU_VEHICLE.GEAR: unit '' cannot be converted to ckph" in out
+
+
+def test_the_governor_bus_names_states_and_status_flags_as_the_firmware_numbers_them():
+    """keigov.firmware_params reads STATE_NAMES from core/safety.py and STATUS_FLAGS from
+    core/roles.py's bits through the governor map; pinned here, with the signals that carry
+    them in dbc/keigov.dbc, and the plot's colour for each state."""
+    from keigov.firmware_params import STATE_NAMES, STATUS_FLAGS
+    from keigov.report.plot import STATE_COLOURS, STATES as PLOTTED
+
+    assert STATE_NAMES == {0: "INIT", 1: "NORMAL", 2: "LIMITING", 3: "FAULT", 4: "LOCKOUT"}
+    assert STATUS_FLAGS == (
+        "OVERSPEED_WARNING", "SPEED_TIMEOUT", "SPEED_CHECK_FAILED", "SPEED_IMPLAUSIBLE",
+        "PEDAL_FAULT", "GNSS_INVALID", "SPEED_FROM_GNSS", "CONFIG_DEFAULTS",
+        "LOCKOUT_ACTIVE", "ZONE_HOLD", "ZONE_FALLBACK", "WHEEL_OUTLIER", "WHEELS_DISAGREE", "SPEED_STALE",
+        "DRIVER_ALERT",
+    )
+    assert PLOTTED == tuple(STATE_NAMES.values()) and set(STATE_COLOURS) == set(PLOTTED)
+    status = cantools.database.load_file(str(KEIGOV_DBC)).get_message_by_name("GOVERNOR_STATUS")
+    state = status.get_signal_by_name("GOVERNOR_STATE")
+    assert (state.minimum, state.maximum) == (min(STATE_NAMES), max(STATE_NAMES))
+    assert all(status.get_signal_by_name(name).length == 1 for name in STATUS_FLAGS)

@@ -17,9 +17,9 @@ from core.node import Node, installed_zones
 from devrig import KEY
 from keigov.config import simdevice
 from keigov.config.blob import ConfigBlob
-from keigov.fwsource import literal
+from keigov.firmware_params import literal
 from keigov.paths import FIRMWARE
-from keigov_hil.runtimes import get_runtime
+from keigov.simboard.runtimes import get_runtime
 from tables import keigov_bus
 from zones_support import collection, compile_doc, feature, ring
 

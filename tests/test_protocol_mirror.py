@@ -6,7 +6,7 @@ import fwenv  # noqa: F401
 
 from core import cfgblob, evstore, link, persist, service
 from keigov.config import blob, keys
-from keigov.fwsource import consts
+from keigov.firmware_params import consts
 from keigov.link import messages
 from keigov.link import protocol as P
 

@@ -55,7 +55,7 @@ CHECKSUM_INIT = (0, 255)
 CHECKSUM_XOROUT = (0, 255)
 CHECKSUM_DATA_ID = (0, 1)
 
-# Physical values (core/dbcdecode.py): WHEEL_SPEEDS (0xB0), DRIVER_INPUTS (0xC0), GNSS_FIX_LAT (0x3A0), GNSS_FIX_LON (0x3A1), GNSS_VELOCITY (0x3A2), GOVERNOR_COMMAND (0x200), GOVERNOR_STATUS (0x210), GOVERNOR_TELEMETRY (0x310)
+# Physical values (keigov.dbc.decode, host only): WHEEL_SPEEDS (0xB0), DRIVER_INPUTS (0xC0), GNSS_FIX_LAT (0x3A0), GNSS_FIX_LON (0x3A1), GNSS_VELOCITY (0x3A2), GOVERNOR_COMMAND (0x200), GOVERNOR_STATUS (0x210), GOVERNOR_TELEMETRY (0x310)
 _DB_MSG_ID = (176, 192, 928, 929, 930, 512, 528, 784)
 _DB_MSG_NAME = ('WHEEL_SPEEDS', 'DRIVER_INPUTS', 'GNSS_FIX_LAT', 'GNSS_FIX_LON', 'GNSS_VELOCITY', 'GOVERNOR_COMMAND', 'GOVERNOR_STATUS', 'GOVERNOR_TELEMETRY')
 _DB_MSG_LEN = (8, 8, 8, 8, 8, 8, 8, 8)
@@ -77,16 +77,16 @@ _DB_SIG_CHOICES = (-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -
 _DB_SETS = ()
 
 
-# The physical-value API (core/dbcdecode.py), built on first use: the governor reads
-# only the RX_/TX_ tables and never pays for it. The first call rebinds decode and encode
-# to the database's own methods.
+# The physical-value API, a host API: the first call imports keigov.dbc.decode (keigov
+# installed) and rebinds decode and encode to the database's own methods. A board reads
+# only the RX_/TX_ tables and never calls these.
 _db = None
 
 
 def _database():
     global _db, decode, encode
     if _db is None:
-        from core.dbcdecode import Database
+        from keigov.dbc.decode import Database
 
         _db = Database(globals())
         decode, encode = _db.decode, _db.encode   # later calls skip these wrappers
@@ -104,5 +104,5 @@ def encode(frame_id, values):
 
 
 def last_error():
-    """Why the last decode() returned None: core.dbcdecode.ERR_UNKNOWN_ID, ERR_LENGTH, ERR_MULTIPLEXER."""
+    """Why the last decode() returned None: keigov.dbc.decode.ERR_UNKNOWN_ID, ERR_LENGTH, ERR_MULTIPLEXER."""
     return _database().error

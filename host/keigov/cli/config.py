@@ -9,9 +9,9 @@ from pathlib import Path
 
 from keigov.config import blob as cfgblob
 from keigov.config.keys import load_key
-from keigov.config.params import firmware_params
 from keigov.config.source import CKPH_PER_MPH, build_config
 from keigov.fileio import write_atomic
+from keigov.firmware_params import firmware_params
 from keigov.link import protocol as P
 from keigov.link.client import DeviceRefused, add_port_arguments, open_client
 from keigov.link.messages import Info

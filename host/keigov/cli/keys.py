@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from keigov.config.keys import new_key, write_key
-from keigov.config.params import firmware_params
 from keigov.config.source import CKPH_PER_MPH
 from keigov.errors import InputError
+from keigov.firmware_params import firmware_params
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:

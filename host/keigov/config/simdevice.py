@@ -16,9 +16,8 @@ from pathlib import Path
 
 from keigov.config.blob import ConfigBlob
 from keigov.config.keys import KeyFile
-from keigov.config.params import firmware_params
 from keigov.fileio import write_atomic
-from keigov.fwsource import literal
+from keigov.firmware_params import firmware_params, literal
 
 SIM_DEVICE = "KG-SIM"
 

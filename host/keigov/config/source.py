@@ -27,8 +27,8 @@ from pathlib import Path
 
 from keigov.config.blob import VERSION_MAX, ConfigBlob
 from keigov.config.keys import KeyFile
-from keigov.config.params import Param, firmware_params
 from keigov.errors import InputError
+from keigov.firmware_params import Param, firmware_params
 
 CKPH_PER_MPH = 160.9344
 
@@ -192,9 +192,9 @@ def _tables_source(src: _Source) -> str | None:
     path = _file(src, "signal_map")
     if path is None:
         return None
-    from keigov.dbc.tables import compile_tables
+    from keigov.dbc.compile import compile_map
 
-    module = ast.parse(compile_tables(path))
+    module = ast.parse(compile_map(path))
     for node in module.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "SOURCE":
             return ast.literal_eval(node.value)

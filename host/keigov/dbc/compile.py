@@ -8,8 +8,10 @@ host and tests rely on:
                                           nothing, with the reason in last_error()
   encode(frame_id, values) -> bytes       as cantools encode_message; ValueError naming
                                           the signal for an out-of-range value
-  last_error() -> int                     core.dbcdecode.ERR_*
-With a signal map it also holds the governor's fast-path tables (RX_*, TX_*, CHECKSUM_*).
+  last_error() -> int                     keigov.dbc.decode.ERR_*
+These three are host API: they import keigov.dbc.decode on first use, so the module
+imports wherever keigov is installed, with nothing put on sys.path. With a signal map it
+also holds the governor's fast-path tables (RX_*, TX_*, CHECKSUM_*), all a board reads.
 """
 
 from __future__ import annotations
@@ -33,16 +35,16 @@ from keigov.errors import InputError
 
 _API = '''
 
-# The physical-value API (core/dbcdecode.py), built on first use: the governor reads
-# only the RX_/TX_ tables and never pays for it. The first call rebinds decode and encode
-# to the database's own methods.
+# The physical-value API, a host API: the first call imports keigov.dbc.decode (keigov
+# installed) and rebinds decode and encode to the database's own methods. A board reads
+# only the RX_/TX_ tables and never calls these.
 _db = None
 
 
 def _database():
     global _db, decode, encode
     if _db is None:
-        from core.dbcdecode import Database
+        from keigov.dbc.decode import Database
 
         _db = Database(globals())
         decode, encode = _db.decode, _db.encode   # later calls skip these wrappers
@@ -60,7 +62,7 @@ def encode(frame_id, values):
 
 
 def last_error():
-    """Why the last decode() returned None: core.dbcdecode.ERR_UNKNOWN_ID, ERR_LENGTH, ERR_MULTIPLEXER."""
+    """Why the last decode() returned None: keigov.dbc.decode.ERR_UNKNOWN_ID, ERR_LENGTH, ERR_MULTIPLEXER."""
     return _database().error
 '''
 
@@ -148,7 +150,7 @@ def _physical(messages: list[Message], pgn: set[str], ids: dict[str, int], loade
     except ValueError as exc:
         name = str(exc).split(":")[0].split(".")
         raise InputError(str(exc), where=loaded.where(name[0], name[1] if len(name) > 1 else None)) from exc
-    return _section(f"Physical values (core/dbcdecode.py): {_listing(messages)}", cols)
+    return _section(f"Physical values (keigov.dbc.decode, host only): {_listing(messages)}", cols)
 
 
 def compile_messages(dbc_paths: list[Path], names: list[str] | None, *, any_source: bool = False) -> str:

@@ -1,27 +1,17 @@
-"""Load a generated table module on the host, as the firmware would import it.
+"""Load a generated table module on the host without installing it as a file.
 
-The module's decode/encode import core.dbcdecode from the firmware tree; this puts the
-firmware (and, under CPython, its `micropython` stand-in) on sys.path first.
+A generated module imports nothing at import time; its decode() and encode() import
+keigov.dbc.decode on first use, so nothing goes on sys.path.
 """
 
 from __future__ import annotations
 
-import sys
 import types
 from pathlib import Path
-
-from keigov.paths import FIRMWARE
-
-
-def firmware_on_path() -> None:
-    for entry in (str(FIRMWARE / "cpython"), str(FIRMWARE)):
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
 
 
 def load_source(source: str, name: str = "generated_tables") -> types.ModuleType:
     """A module object from generated source (not registered in sys.modules)."""
-    firmware_on_path()
     module = types.ModuleType(name)
     module.__file__ = f"<{name}>"
     exec(compile(source, module.__file__, "exec"), module.__dict__)

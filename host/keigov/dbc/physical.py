@@ -1,31 +1,22 @@
-"""Compile DBC messages into the physical-value tables read by firmware/core/dbcdecode.py.
+"""Compile DBC messages into the physical-value tables read by keigov.dbc.decode.
 
 One row per message (_DB_MSG_*) and one per signal (_DB_SIG_*), plus _DB_SETS: the value
 ranges of multiplexing and choices as flattened (lo, hi) pairs, shared between signals.
 Scale, offset and the kind of conversion are taken from cantools' own conversion object,
-so the device computes `raw * scale + offset` with the very numbers cantools uses.
+so decode() computes `raw * scale + offset` with the very numbers cantools uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from cantools.database.can import Message, Signal
 
 from keigov.dbc.features import unsupported_signal
-
-EXTENDED = 0x20000000
-MATCH_EXACT = 0
-MATCH_PGN = 1
-
-# Mirrors firmware/core/dbcdecode.py.
-BIG_ENDIAN = 1
-SIGNED = 2
-FLOAT = 4
-CONV_INT = 8
-CONV_LINEAR = 16
-MULTIPLEXER = 32
+from keigov.dbc.layout import (BIG_ENDIAN, CONV_INT, CONV_LINEAR, EXTENDED, FLOAT, MATCH_EXACT, MATCH_PGN,
+                               MULTIPLEXER, SIGNED)
 
 
 def firmware_id(msg: Message) -> int:
@@ -86,7 +77,7 @@ def _selects(msg: Message, mux: Signal) -> list[int]:
 
 def _out_of_range_choices(sig: Signal, scale: float, offset: float) -> list[int]:
     """Choice keys whose physical value lies outside [min, max]: cantools encodes them anyway."""
-    choices = sig.conversion.choices or {}
+    choices: dict = sig.conversion.choices or {}
     tol = abs(sig.conversion.scale) * 1e-6
     out = []
     for raw in choices:
@@ -119,7 +110,7 @@ SIG_COLUMNS = ("NAME", "START", "LEN", "FLAGS", "SCALE", "OFFSET", "MIN", "MAX",
                "SELECTS", "CHOICES")
 
 
-def physical_tables(messages: Sequence[Message], pgn_match: set[str] = frozenset(),
+def physical_tables(messages: Sequence[Message], pgn_match: AbstractSet[str] = frozenset(),
                     ids: dict[str, int] | None = None) -> dict[str, tuple]:
     """_DB_* columns for these messages; those named in `pgn_match` match by J1939 PGN.
 

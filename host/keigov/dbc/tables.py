@@ -447,15 +447,3 @@ def emit_columns(prefix: str, messages: list[MessageEntry]) -> dict[str, list[in
         cols["MATCH"] = [m.match for m in messages]
     return {f"{prefix}_{k}": v for k, v in cols.items()}
 
-
-# Names of the first table compiler, kept for callers written against it.
-def compile_tables(map_path):  # type: ignore[no-untyped-def]
-    from keigov.dbc.compile import compile_map
-
-    return compile_map(map_path)
-
-
-def load_dbc(path):  # type: ignore[no-untyped-def]
-    from keigov.dbc.load import load_dbcs
-
-    return load_dbcs([path]).db

@@ -1,22 +1,27 @@
-"""One straight-line decode function per message, built from its table rows (CPython).
+"""One straight-line decode function per message, built from its table rows.
 
-core.dbcdecode loops over per-signal records, which suits MicroPython (no RAM for code).
-On CPython, where exec is cheap and host tools decode whole logs, each message becomes
-one function: its signals' expressions with the numbers in place, multiplexing as nested
-ifs. The arithmetic is the table loop's, with scale and offset passed as the very same
-objects (never printed); a narrow signed or scaled signal becomes a lookup in a tuple of
-its values, computed once with that same arithmetic. The function returns None for a
-frame of another length or a multiplexer value that selects nothing: the table loop then
-decides and sets the error. Tests compare both paths with cantools and with each other.
+keigov.dbc.decode loops over per-signal records; host tools decode whole logs, so each
+message becomes one function (exec) the first time its id is seen: its signals'
+expressions with the numbers in place, multiplexing as nested ifs. The arithmetic is the
+table loop's, with scale and offset passed as the very same objects (never printed); a
+narrow signed or scaled signal becomes a lookup in a tuple of its values, computed once
+with that same arithmetic. The function returns None for a frame of another length or a
+multiplexer value that selects nothing: the table loop then decides and sets the error.
+Tests compare both paths with cantools and with each other.
 """
-import struct
 
-from core.dbcdecode import BIG_ENDIAN, CONV_INT, CONV_LINEAR, FLOAT, MULTIPLEXER, SIGNED, _shift
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from keigov.dbc.layout import BIG_ENDIAN, CONV_INT, CONV_LINEAR, FLOAT, MULTIPLEXER, SIGNED, shift
 
 _LOOKUP_BITS = 12               # signals up to 12 bits wide may become lookups
 
 
-def _condition(var, pairs):
+def _condition(var: str, pairs: tuple[int, ...]) -> str:
     """Python source testing that `var` lies in the flattened (lo, hi) ranges."""
     terms = []
     for k in range(0, len(pairs), 2):
@@ -26,25 +31,25 @@ def _condition(var, pairs):
 
 
 class _Builder:
-    def __init__(self, t, length, budget):
+    def __init__(self, t: Mapping[str, Any], length: int, budget: int) -> None:
         self.t = t
         self.length = length
         self.budget = budget
         self.used = 0
-        self.ns = {"_from": int.from_bytes, "_unpack_from": struct.unpack_from, "_unpack": struct.unpack}
+        self.ns: dict[str, Any] = {"_from": int.from_bytes, "_unpack_from": struct.unpack_from,
+                                   "_unpack": struct.unpack}
 
-
-    def expr(self, s):
+    def expr(self, s: int) -> str:
         """Source of signal row s's physical value, from w (Intel) or b (Motorola)."""
         t, ns = self.t, self.ns
         f, n, scale, offset = t["_DB_SIG_FLAGS"][s], t["_DB_SIG_LEN"][s], t["_DB_SIG_SCALE"][s], t["_DB_SIG_OFFSET"][s]
-        shift = _shift(f, t["_DB_SIG_START"][s], n, self.length)
+        at = shift(f, t["_DB_SIG_START"][s], n, self.length)
         word = "b" if f & BIG_ENDIAN else "w"
-        lsb = shift if word == "w" else 8 * self.length - shift - n     # first bit, from byte 0
+        lsb = at if word == "w" else 8 * self.length - at - n     # first bit, from byte 0
         if n == 8 and lsb % 8 == 0:
             bits = "data[%d]" % (lsb // 8)        # a whole byte: no big-int arithmetic
         else:
-            bits = "((%s >> %d) & %d)" % (word, shift, (1 << n) - 1)
+            bits = "((%s >> %d) & %d)" % (word, at, (1 << n) - 1)
         k = len(ns)
         if f & FLOAT:
             fmt = ("<" if word == "w" else ">") + ("f" if n == 32 else "d")
@@ -73,11 +78,11 @@ class _Builder:
                 e = "%s + _o%d" % (e, k)
         return e
 
-    def body(self, first, end):
+    def body(self, first: int, end: int) -> list[str]:
         """Statements filling dict o; multiplexed signals under their selector's ifs."""
         t = self.t
-        children = {}
-        roots = []
+        children: dict[int, list[int]] = {}
+        roots: list[int] = []
         for s in range(first, end):
             p = t["_DB_SIG_MUX"][s]
             (children.setdefault(first + p, []) if p >= 0 else roots).append(s)
@@ -88,7 +93,7 @@ class _Builder:
                 lines += self.selected(s, children, "    ")
         return lines
 
-    def selected(self, s, children, indent):
+    def selected(self, s: int, children: dict[int, list[int]], indent: str) -> list[str]:
         """Statements for a selected signal: its value and, for a multiplexer, its choices."""
         t = self.t
         name = t["_DB_SIG_NAME"][s]
@@ -107,7 +112,8 @@ class _Builder:
         return lines
 
 
-def specialize(t, first, end, length, budget):
+def specialize(t: Mapping[str, Any], first: int, end: int, length: int, budget: int
+               ) -> tuple[Callable[[bytes], dict[str, Any] | None], int]:
     """(function(data) -> dict or None, lookup entries used) for signal rows first..end."""
     b = _Builder(t, length, budget)
     body = b.body(first, end)
