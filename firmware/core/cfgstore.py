@@ -88,7 +88,8 @@ class ConfigStore:
 
     def put(self, total, offset, data, off, n):
         """Take data[off:off+n] at `offset` of a blob of `total` bytes; a link status."""
-        if self.prov is None:
+        hm = self.hm   # made from the provisioning record's key: None exactly when prov is
+        if hm is None:
             self.reason = cfgblob.R_NOT_PROVISIONED
             self.detail = NO_DETAIL
             return link.E_NOT_PROVISIONED
@@ -103,7 +104,7 @@ class ConfigStore:
                 return self._refuse(reason)
             self._target = self._free_slot()
             self.slots.begin(self._target)
-            self.hm.start()
+            hm.start()
             self._total = total
         elif self._total < 0:
             return link.E_NO_TRANSFER
@@ -117,7 +118,7 @@ class ConfigStore:
             return link.E_STORAGE
         signed = total - MAC_SIZE - offset  # bytes of this chunk before the MAC trailer
         if signed > 0:
-            self.hm.update(memoryview(data)[off : off + (n if n < signed else signed)])
+            hm.update(memoryview(data)[off : off + (n if n < signed else signed)])
         return link.OK
 
     def _free_slot(self):
@@ -132,14 +133,15 @@ class ConfigStore:
 
     def commit(self):
         """Check the transferred blob whole and make it the installed one; a link status."""
-        if self._total < 0:
+        hm = self.hm
+        if self._total < 0 or hm is None:   # a transfer starts only on a provisioned device
             return link.E_NO_TRANSFER
         total = self._total
         if self.slots.written != total:
             return self._refuse(cfgblob.R_TRUNCATED)
         c = self.checker
         view = self.slots.views[self._target]
-        reason = c.check_mac(view, total, self.hm.digest())
+        reason = c.check_mac(view, total, hm.digest())
         if reason == OK:
             reason = c.fresh(self.version)
         if reason == OK:

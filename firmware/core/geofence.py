@@ -282,7 +282,7 @@ class Fence:
         self.n = 0
         self.near_dm = 0
         self.head = array("i", [0] * HEADER_FIELDS)
-        self.zt = self.vx = self.vy = self.cell = self.ref = self.len = None
+        self.zt = self.vx = self.vy = self.cell = self.ref = self.len = array("i")   # no table: empty
         # Results of the last to_local() / lookup().
         self.x = 0
         self.y = 0

@@ -29,11 +29,17 @@ class HmacSha256:
         self._inner = hashlib.sha256(self._ipad)
 
     def update(self, data):
-        self._inner.update(data)
+        inner = self._inner
+        if inner is None:
+            raise ValueError("start() first")
+        inner.update(data)
 
     def digest(self):
+        inner = self._inner
+        if inner is None:
+            raise ValueError("start() first")
         outer = hashlib.sha256(self._opad)
-        outer.update(self._inner.digest())
+        outer.update(inner.digest())
         self._inner = None
         return outer.digest()
 

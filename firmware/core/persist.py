@@ -34,6 +34,12 @@ class BlockDevice:
     """The ioctl half of the protocol for a block device of `blocks` blocks of
     `block_size` bytes that erases one block with `erase(block)`."""
 
+    blocks: int
+    block_size: int
+
+    def erase(self, block):
+        raise NotImplementedError
+
     def ioctl(self, op, arg):
         if op == _IOCTL_COUNT:
             return self.blocks

@@ -232,7 +232,7 @@ class Supervisor:
             raw = self.reading = rx.values[roles.IN_VEHICLE_SPEED]
         if not rx.fresh[i] and self._rate_have:    # between frames: the last verdict holds
             return -1 if self._rate_bad else self._rate_speed
-        return self._rate_check(now, raw, rx.fresh[i])
+        return self._rate_check(now, raw)
 
     def _vote(self, now):
         """The median of the four wheels, or of three with one outlier voted out; -1 once
@@ -313,9 +313,10 @@ class Supervisor:
         self.flags = flags
         return median
 
-    def _rate_check(self, now, speed, fresh):
+    def _rate_check(self, now, speed):
         """The reading if a vehicle can have got there from the last plausible one, else that
-        one; refusals that keep coming make the source a check failure (-1)."""
+        one; refusals that keep coming make the source a check failure (-1). After the first
+        reading only fresh ones come here: between frames _vehicle_speed keeps the verdict."""
         if not self._rate_have:
             self._rate_have = True
             self._rate_speed = speed
@@ -323,26 +324,25 @@ class Supervisor:
             self._rate_score = 0
             self._rate_bad = False
             return speed
-        if fresh:
-            dt = diff(now, self._rate_ms)
-            allowed = self.cfg.speed_rate_ckph_s * dt // 1000 + _RATE_MARGIN
-            step = speed - self._rate_speed
-            if step > allowed or -step > allowed:
-                score = self._rate_score + _RATE_BAD
-                self._rate_score = score if score < _RATE_MAX else _RATE_MAX
-                if self._rate_run == 0:
-                    self.log.record(events.SPEED_RATE, now, step)
-                self._rate_run = 1
-                if self._rate_score >= _RATE_LIMIT:
-                    self._rate_bad = True
-            else:
-                self._rate_run = 0
-                if self._rate_score:
-                    self._rate_score -= 1
-                if self._rate_score == 0:
-                    self._rate_bad = False
-                self._rate_speed = speed
-                self._rate_ms = now
+        dt = diff(now, self._rate_ms)
+        allowed = self.cfg.speed_rate_ckph_s * dt // 1000 + _RATE_MARGIN
+        step = speed - self._rate_speed
+        if step > allowed or -step > allowed:
+            score = self._rate_score + _RATE_BAD
+            self._rate_score = score if score < _RATE_MAX else _RATE_MAX
+            if self._rate_run == 0:
+                self.log.record(events.SPEED_RATE, now, step)
+            self._rate_run = 1
+            if self._rate_score >= _RATE_LIMIT:
+                self._rate_bad = True
+        else:
+            self._rate_run = 0
+            if self._rate_score:
+                self._rate_score -= 1
+            if self._rate_score == 0:
+                self._rate_bad = False
+            self._rate_speed = speed
+            self._rate_ms = now
         return -1 if self._rate_bad else self._rate_speed
 
     def _gnss_ok(self):
@@ -374,7 +374,7 @@ class Supervisor:
             self._xcheck_since = -1         # a debounce spans good fixes only
             if not flagged:
                 self._offset = 0
-        elif self.rx.fresh[self.m_vel]:
+        else:                               # a fresh good GNSS speed: _update_speed calls only then
             cfg = self.cfg
             lower = vehicle if vehicle < gnss else gnss
             allowed = lower * cfg.xcheck_pct // 100
@@ -484,14 +484,14 @@ class Supervisor:
         d = self.driver_ok()
         if d:
             flags &= ~_B_PEDAL
-        elif self.booted:
+        else:                      # step() has set booted before this runs
             flags |= _B_PEDAL
         self.flags = flags
 
     def driver_ok(self):
         return self.m_driver >= 0 and self.rx.valid[self.m_driver]
 
-    def _take_fix(self, now):
+    def _take_fix(self, now, zs):
         """Assemble a GNSS fix from its three messages; hand it to the zone state once
         complete. The parts are paired by their sequence numbers (rolling counters) and
         must arrive within one fix period of each other, so a position never mixes the
@@ -531,14 +531,13 @@ class Supervisor:
         if diff(now, self._t_lat) >= span or diff(now, self._t_lon) >= span or diff(now, self._t_vel) >= span:
             return
         self._have = 0
-        self.zones.on_fix(now, self._fix_type, self._sats, self._hdop, self._lat_hi, self._lat_lo,
-                          self._lon_hi, self._lon_lo, self._heading, self._gnss_speed)
+        zs.on_fix(now, self._fix_type, self._sats, self._hdop, self._lat_hi, self._lat_lo,
+                  self._lon_hi, self._lon_lo, self._heading, self._gnss_speed)
 
-    def _update_zones(self, now):
+    def _update_zones(self, now, zs):
         """Fixes in, wheel travel in; the zone limit, zone id and zone flags out."""
-        zs = self.zones
         if self.m_lat >= 0 and self.m_lon >= 0 and self.m_vel >= 0:
-            self._take_fix(now)
+            self._take_fix(now, zs)
         zs.step(now, self.speed)
         self.zone_limit = zs.limit_ckph
         self.zone_id = zs.zone_id
@@ -562,8 +561,9 @@ class Supervisor:
             self.booted = True
             self.boot_ms = now
         self._update_speed(now)
-        if self.zones is not None:
-            self._update_zones(now)
+        zones = self.zones
+        if zones is not None:
+            self._update_zones(now, zones)
         flags = self.flags
         state = self.state
         if state == INIT:
