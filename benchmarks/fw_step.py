@@ -189,7 +189,7 @@ def host_main():
     import subprocess
 
     from keigov.paths import FIRMWARE
-    from keigov_hil.runtimes import get_runtime
+    from keigov.simboard.runtimes import get_runtime
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5000, help="measured control steps (after warm-up)")

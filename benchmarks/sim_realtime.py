@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from keigov import paths
 from keigov.report.results import RunResult
 from keigov_hil.rig import RigOptions
-from keigov_hil.runtimes import RUNTIMES, get_runtime
+from keigov.simboard.runtimes import RUNTIMES, get_runtime
+from keigov_hil.scenario import SCENARIOS
 from keigov_hil.session import run_scenario
 
 
@@ -81,7 +81,7 @@ def _native_loop_ms() -> float | None:
     """The MicroPython port's native counting loop now, as reference.md measured it."""
     import subprocess
 
-    from keigov_hil.runtimes import MicroPythonRuntime
+    from keigov.simboard.runtimes import MicroPythonRuntime
 
     runtime = get_runtime("micropython")
     assert isinstance(runtime, MicroPythonRuntime)
@@ -97,7 +97,7 @@ def _native_loop_ms() -> float | None:
 def _machine() -> tuple[float, str]:
     """How slow this machine is now against reference.md's figures for its kind (the
     python-can hop's ratio, the rig being the bottleneck) and a line saying so: a VM's
-    speed moves from spell to spell (python-can hops have measured 10-19 us), and a run's
+    speed moves from spell to spell, and a run's
     factor moves with it. A factor below the goal on a machine running at twice its usual
     cost says more about the machine than about the code."""
     hop = _hop_us()
@@ -128,7 +128,7 @@ def _breakdown(run: RunResult) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--scenario", type=Path, default=paths.SCENARIOS / "full_throttle.toml")
+    parser.add_argument("--scenario", type=Path, default=SCENARIOS / "full_throttle.toml")
     parser.add_argument("--runtime", action="append", choices=sorted(set(RUNTIMES) - {"external"}),
                         help="runtime to measure (repeatable; default: micropython and cpython)")
     args = parser.parse_args()

@@ -20,9 +20,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from keigov import paths
-from keigov.e2e import FramePacker
-from keigov_hil.ecus import PAIRED_WITH_LAT, gnss_messages
-from keigov_hil.gnss import GnssFix, Route
+from keigov.dbc.e2e import FramePacker
+from keigov.gnss import PAIRED_WITH_LAT, gnss_messages
+from keigov.gnss import GnssFix
+from keigov_hil.gnss import Route
 
 Frame = tuple[float, int, bytes, bool]     # (UTC seconds, id without flags, data, extended)
 START_UTC = 1_700_000_000.0                # 2023-11-14 22:13:20 UTC

@@ -18,18 +18,12 @@ from dataclasses import dataclass
 from keigov import paths
 from keigov.dbc.generated import load_path
 from keigov.dbc.packer import TablePacker
-from keigov.e2e import checksum_function
-from keigov_hil.gnss import GnssFix, GnssReceiver
+from keigov.dbc.e2e import checksum_function
+from keigov.gnss import PAIRED_WITH_LAT, GnssFix, gnss_messages
+from keigov_hil.gnss import GnssReceiver
+from keigov.firmware_params import STATE_NAMES, STATUS_FLAGS
 from keigov_hil.scenario import VALUE_FAULTS, FaultSpec
 from keigov_hil.vehicle import MotorController, Vehicle
-
-STATE_NAMES = {0: "INIT", 1: "NORMAL", 2: "LIMITING", 3: "FAULT", 4: "LOCKOUT"}
-STATUS_FLAGS = (
-    "OVERSPEED_WARNING", "SPEED_TIMEOUT", "SPEED_CHECK_FAILED", "SPEED_IMPLAUSIBLE",
-    "PEDAL_FAULT", "GNSS_INVALID", "SPEED_FROM_GNSS", "CONFIG_DEFAULTS",
-    "LOCKOUT_ACTIVE", "ZONE_HOLD", "ZONE_FALLBACK", "WHEEL_OUTLIER", "WHEELS_DISAGREE", "SPEED_STALE",
-    "DRIVER_ALERT",
-)
 
 Frame = tuple[int, bytes, bool]
 _IGNORED: tuple[None, None, int] = (None, None, 0)
@@ -232,28 +226,6 @@ class VehicleNodes:
         elif name == "GOVERNOR_STATUS":
             self.view.zone = int(values["ZONE_ID"])
             self.view.flags = sum(int(values[n]) << i for i, n in enumerate(STATUS_FLAGS))
-
-
-# GNSS_FIX_LON and GNSS_VELOCITY carry GNSS_FIX_LAT's counter: the device pairs the
-# messages of one fix by it.
-PAIRED_WITH_LAT = ("GNSS_FIX_LON", "GNSS_VELOCITY")
-
-
-def gnss_messages(fix: GnssFix) -> list[tuple[str, dict[str, float]]]:
-    """The governor's GNSS messages (dbc/keigov.dbc) for one fix, in sending order."""
-    return [
-        ("GNSS_FIX_LAT", {"LATITUDE": round(fix.lat_deg, 7), "FIX_TYPE": fix.fix_type,
-                          "NUM_SATELLITES": fix.satellites}),
-        ("GNSS_FIX_LON", {"LONGITUDE": round(fix.lon_deg, 7), "HDOP": round(_clip(fix.hdop, 0, 102.3), 1)}),
-        ("GNSS_VELOCITY", {"GNSS_SPEED": round(_clip(fix.speed_kph, 0, 655.35), 2),
-                           "GNSS_HEADING": _heading(fix.heading_deg)}),
-    ]
-
-
-def _heading(deg: float) -> float:
-    """Course in the DBC's 0..359.99 range (360 wraps to 0)."""
-    h = round(deg % 360, 2)
-    return 0.0 if h >= 360 else min(h, 359.99)
 
 
 def _clip(v: float, lo: float, hi: float) -> float:

@@ -1,8 +1,8 @@
 """GNSS receiver model: where the vehicle is along a route, as a noisy receiver would report it.
 
 The vehicle model only knows the distance driven; `Route` turns that into a WGS84 position on a
-sphere (haversine / great-circle formulas: within ~0.5 % of the ellipsoid, far below GNSS noise),
-and `GnssReceiver` adds what the governor must cope with: noise, outages and position jumps.
+sphere (keigov.gnss's great-circle geometry), and `GnssReceiver` adds what the governor must
+cope with: noise, outages and position jumps.
 """
 
 from __future__ import annotations
@@ -11,48 +11,15 @@ import bisect
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-EARTH_RADIUS_M = 6371008.8  # IUGG mean radius
+from keigov.gnss import EARTH_RADIUS_M, GnssFix, destination, haversine_m, in_windows, initial_bearing_deg, offset_deg
+
 # A route is a road: a longer segment is a typo, and a near-antipodal one has no defined path.
 _MAX_SEGMENT_M = 1_000_000.0
 # Waypoints closer than this are one point recorded twice; keeping them would make headings noise.
 _MIN_SEGMENT_M = 0.001
 
 Vec3 = tuple[float, float, float]
-
-
-def haversine_m(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
-    """Great-circle distance in metres between two points."""
-    p1, p2 = math.radians(lat1_deg), math.radians(lat2_deg)
-    dp, dl = p2 - p1, math.radians(lon2_deg - lon1_deg)
-    h = math.sin(dp / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
-def initial_bearing_deg(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
-    """Initial great-circle bearing from point 1 to point 2, degrees clockwise from north in [0, 360)."""
-    p1, p2 = math.radians(lat1_deg), math.radians(lat2_deg)
-    dl = math.radians(lon2_deg - lon1_deg)
-    y = math.sin(dl) * math.cos(p2)
-    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
-    return math.degrees(math.atan2(y, x)) % 360.0
-
-
-def destination(lat_deg: float, lon_deg: float, bearing_deg: float, distance_m: float) -> tuple[float, float]:
-    """Point reached by going `distance_m` along a great circle from a point at `bearing_deg`."""
-    p1, l1 = math.radians(lat_deg), math.radians(lon_deg)
-    b, d = math.radians(bearing_deg), distance_m / EARTH_RADIUS_M
-    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
-    l2 = l1 + math.atan2(math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2))
-    return math.degrees(p2), _wrap_lon(math.degrees(l2))
-
-
-def offset_deg(lat_deg: float, lon_deg: float, north_m: float, east_m: float) -> tuple[float, float]:
-    """Shift a point by small local north/east offsets in metres (flat-earth tangent plane)."""
-    dlat = math.degrees(north_m / EARTH_RADIUS_M)
-    dlon = math.degrees(east_m / (EARTH_RADIUS_M * math.cos(math.radians(lat_deg))))
-    return lat_deg + dlat, _wrap_lon(lon_deg + dlon)
 
 
 class Route:
@@ -134,19 +101,6 @@ class Route:
                 heading.tolist())
 
 
-@dataclass(slots=True)
-class GnssFix:
-    """One receiver solution. fix_type: 0 none, 1 dead reckoning, 2 2D, 3 3D (as in the DBC)."""
-
-    lat_deg: float
-    lon_deg: float
-    fix_type: int
-    satellites: int
-    hdop: float
-    speed_kph: float
-    heading_deg: float
-
-
 class GnssReceiver:
     """A receiver riding on the vehicle along `route`, producing `rate_hz` fixes.
 
@@ -224,15 +178,6 @@ class GnssReceiver:
         heading = (heading + heading_noise_deg) % 360.0
         self._last_position = (lat, lon, heading)
         return GnssFix(lat, lon, 3, self.satellites, self.hdop, speed_kph, heading)
-
-
-def in_windows(t_s: float, windows: Sequence[tuple[float, ...]]) -> bool:
-    """Whether `t_s` falls in any [start_s, end_s) window (an outage, a jump)."""
-    return any(w[0] <= t_s < w[1] for w in windows)
-
-
-def _wrap_lon(lon_deg: float) -> float:
-    return (lon_deg + 180.0) % 360.0 - 180.0
 
 
 def _to_vec(lat_deg: float, lon_deg: float) -> Vec3:

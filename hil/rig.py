@@ -44,17 +44,20 @@ import can
 
 from keigov.config import simdevice
 from keigov.errors import KeigovError
+from keigov.gnss import GnssFix
 from keigov.firmware_params import event_names, merge_repeated
 from keigov.report.results import RunResult
-from keigov_hil.bus import BusOptions, Sender, open_bus, receive
-from keigov_hil.device import DeviceEvent, DeviceProcess, StepOutput
-from keigov_hil.driver import Driver
+from keigov.bus import IN_PROCESS, BusOptions, Sender, open_bus, receive
+from keigov.simboard import records as rec
+from keigov.simboard.process import DeviceEvent, DeviceProcess, StepOutput
 from keigov_hil.ecus import GovernorView, VehicleNodes
-from keigov_hil.gnss import GnssReceiver, Route
-from keigov_hil.runtimes import Runtime
-from keigov_hil.scenario import ChangeSpec, Scenario, ScenarioZones
-from keigov_hil.timeline import COLUMNS, Timeline
-from keigov_hil.vehicle import MotorController, Road, Vehicle, VehicleParams
+from keigov_hil.gnss import Route
+from keigov.simboard.runtimes import Runtime
+from keigov.zones.checked import CompiledZones
+from keigov_hil.scenario import ChangeSpec, Scenario, build_world
+from keigov.timeline import COLUMNS, Timeline
+from keigov.virtualbus import INTERFACE
+from keigov_hil.vehicle import Vehicle
 
 PERIOD_MS = 10
 # Phases of the rig's loop, for the wall-time breakdown (RunData.host_seconds).
@@ -68,9 +71,9 @@ SETUP, PACE, INPUTS, BUS_TO_DEVICE, LINK_WRITE, DEVICE_BOOT, DEVICE_WAIT, BUS_BA
 @dataclass
 class RigOptions:
     runtime: Runtime
-    interface: str = "virtual"
+    interface: str = INTERFACE
     channel: str | None = None
-    bus_options: BusOptions = ()        # bitrate, fd, interface-specific keywords (keigov_hil.bus)
+    bus_options: BusOptions = ()        # bitrate, fd, interface-specific keywords (keigov.bus)
     realtime: bool = False
     progress: bool = False
 
@@ -121,18 +124,6 @@ def _add_positions(timeline: Timeline, route: Route) -> None:
     timeline.rows = [row[:at] + position + row[at:] for row, position in zip(timeline.rows, positions)]
 
 
-def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorController]:
-    # The pairs' widths were checked at load (number_pairs); unpacked here for the models' types.
-    grade = [(start, pct) for start, pct in sc.grade]
-    vehicle = Vehicle(VehicleParams(**sc.vehicle), Road(grade), speed_mps=sc.initial_speed_kph / 3.6)
-    route = Route(sc.waypoints) if sc.waypoints else Route.straight(sc.start[0], sc.start[1], sc.heading_deg, 200_000)
-    gnss = GnssReceiver(route, rate_hz=sc.gnss["rate_hz"], noise_m=sc.gnss["noise_m"], seed=sc.seed,
-                        satellites=sc.gnss["satellites"], hdop=sc.gnss["hdop"],
-                        outages=tuple((a, b) for a, b in sc.outages),
-                        jumps=tuple((a, b, north, east) for a, b, north, east in sc.jumps))
-    return vehicle, Driver(sc.driver), gnss, MotorController()
-
-
 class _Bridge:
     """The device's attachment to the bus: frames in both directions, counted.
 
@@ -150,21 +141,21 @@ class _Bridge:
         """The device's records of the frames that reached its side: at least `expected`
         (the rig's own)."""
         assert self.bus is not None
-        record = DeviceProcess.frame_record
-        records = [record(m.arbitration_id, m.data, m.is_extended_id)
+        records = [rec.frame(m.arbitration_id, m.data, m.is_extended_id)
                    for m in receive(self.bus, expected, settle=not self.private, what="frames to the device")]
         self.to_device += len(records)
         return records
 
     def send(self, frames: list[tuple[int, bytes]]) -> None:
         assert self.sender is not None
-        for fid, data in frames:
-            self.sender.send(fid & 0x1FFFFFFF, data, bool(fid & 0x20000000))
+        for value, data in frames:
+            frame_id, extended = rec.frame_id(value)
+            self.sender.send(frame_id, data, extended)
         self.from_device += len(frames)
 
 
 class Stopwatch:
-    """Wall time between laps, summed per phase (perf_counter: ~0.1 us a lap)."""
+    """Wall time between laps, summed per phase (a lap is one perf_counter call)."""
 
     def __init__(self, phases: int) -> None:
         self.total = [0.0] * phases
@@ -179,7 +170,7 @@ class Stopwatch:
         self._last = now
 
 
-def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float, zones: ScenarioZones | None) -> dict:
+def _event_dict(ev: DeviceEvent, names: dict[int, str], vehicle_km: float, zones: CompiledZones | None) -> dict:
     """`zones`: those of the configuration the device ran when it recorded the event."""
     out = {"t_s": round(ev.t_ms / 1000, 3), "name": names.get(ev.code, f"event_{ev.code}"),
            "code": ev.code, "value": ev.value, "odometer_km": round(vehicle_km, 3)}
@@ -215,134 +206,170 @@ def run(sc: Scenario, opts: RigOptions) -> RunData:
         raise KeigovError("the external runtime (a real board) needs --realtime", )
     if external and sc.changes:
         raise KeigovError("[[changes]] reset the device, which the external runtime (a real board) cannot")
-    names = event_names()
-    timeline = Timeline()
-    events: list[dict] = []
-    step_us: list[int] = []
-    device_wait_us: list[int] = []
-    fixes: list[tuple[float, float, float, int]] = []
-    watch = Stopwatch(len(PHASES))
-    channel = opts.channel or (f"keigov-{uuid.uuid4().hex[:8]}" if opts.interface == "virtual" else None)
-    private = opts.interface == "virtual" and opts.channel is None   # a fresh channel: only the rig sends
-    steps = int(round(sc.duration_s * 1000 / PERIOD_MS))
     with tempfile.TemporaryDirectory(prefix="keigov-storage-") as storage, contextlib.ExitStack() as cleanup:
         cleanup.enter_context(_no_gc_pauses())
-        device = None if external else DeviceProcess(
-            opts.runtime, Path(storage), realtime=opts.realtime,
-            device_args=simdevice.prepare(Path(storage), sc.firmware_config,
-                                          zones=sc.zones.table.blob if sc.zones else None))
-        wall0 = time.perf_counter()
-        if device:
-            cleanup.callback(device.close)
-            device.start()      # it boots (imports, compiles) while the rig builds the vehicle and the buses
-        vehicle, driver, gnss, mcu = build_world(sc)
-        nodes = VehicleNodes(vehicle, gnss, mcu, sc.faults, sc.seed)
-        vehicle_bus = open_bus(opts.interface, channel, opts.bus_options)
-        cleanup.callback(vehicle_bus.shutdown)
-        vehicle_tx = Sender(vehicle_bus)
+        loop = _Loop(sc, opts, Path(storage), cleanup)
+        try:
+            loop.run()
+        finally:
+            loop.wall = time.perf_counter() - loop.wall0
+            if opts.progress:
+                sys.stderr.write("\r" + " " * 60 + "\r")
+    return loop.data()
+
+
+class _Loop:
+    """One run of the closed loop: the device, the vehicle's world and the buses, stepped
+    period by period (`period`), each phase of a period timed by the stopwatch."""
+
+    def __init__(self, sc: Scenario, opts: RigOptions, storage: Path, cleanup: contextlib.ExitStack) -> None:
+        self.sc, self.opts, self.cleanup = sc, opts, cleanup
+        self.names = event_names()
+        self.timeline = Timeline()
+        self.events: list[dict] = []
+        self.step_us: list[int] = []
+        self.device_wait_us: list[int] = []
+        self.fixes: list[tuple[float, float, float, int]] = []
+        self.watch = Stopwatch(len(PHASES))
+        external = opts.runtime.name == "external"
+        in_process = opts.interface in IN_PROCESS
+        channel = opts.channel or (f"keigov-{uuid.uuid4().hex[:8]}" if in_process else None)
+        self.private = in_process and opts.channel is None   # a fresh channel: only the rig sends
+        self.device = None if external else DeviceProcess(
+            opts.runtime, storage, realtime=opts.realtime,
+            device_args=simdevice.prepare(storage, sc.firmware_config, zones=sc.zones.table.blob if sc.zones else None))
+        self.wall0 = time.perf_counter()
+        self.wall = 0.0
+        if self.device:
+            cleanup.callback(self.device.close)
+            self.device.start()   # it boots (imports, compiles) while the rig builds the vehicle and the buses
+        self.vehicle, self.driver, self.gnss, self.mcu = build_world(sc)
+        self.nodes = VehicleNodes(self.vehicle, self.gnss, self.mcu, sc.faults, sc.seed)
+        self.vehicle_bus = open_bus(opts.interface, channel, opts.bus_options)
+        cleanup.callback(self.vehicle_bus.shutdown)
+        self.vehicle_tx = Sender(self.vehicle_bus)
         device_bus = None if external else open_bus(opts.interface, channel, opts.bus_options)
         if device_bus:
             cleanup.callback(device_bus.shutdown)
-        bridge = _Bridge(device_bus, private)
+        self.bridge = _Bridge(device_bus, self.private)
+        self.zones = sc.zones     # the running configuration's
+        self.finished: deque[tuple[StepOutput, CompiledZones | None]] = deque()  # a stopped device's last periods
+        self.lockstep = self.device is not None and not opts.realtime
+        self.pending: deque[_Row] = deque()   # lock-step: periods whose governor frames are still to come
+        self.latency = sc.command_latency_ms // PERIOD_MS   # that many periods in flight
+        self.changes = _change_periods(sc)
+        self.booted = 0          # the period the running device booted in
+        self.last_fix: GnssFix | None = None
 
-        zones = sc.zones     # the running configuration's
-        finished: deque[tuple[StepOutput, ScenarioZones | None]] = deque()  # a stopped device's last periods
+    def run(self) -> None:
+        self.watch.start(at=self.wall0)
+        self.watch.lap(SETUP)
+        self.pace0 = time.perf_counter()
+        for k in range(int(round(self.sc.duration_s * 1000 / PERIOD_MS)) + 1):
+            self.period(k)
+        while self.pending:         # the last periods' frames, at the times they would arrive
+            row = self.pending.popleft()
+            out, out_zones = self.collect()
+            self.take(out, row, row.t_s + self.latency * PERIOD_MS / 1000, out_zones)
+        _add_positions(self.timeline, self.gnss.route)
 
-        def collect() -> tuple[StepOutput, ScenarioZones | None]:
-            """The oldest period in flight, with the zones its device ran: a stopped device's first."""
-            assert device is not None
-            return finished.popleft() if finished else (device.end_step(), zones)
+    def period(self, k: int) -> None:
+        watch = self.watch
+        t_ms = k * PERIOD_MS
+        t_s = t_ms / 1000
+        if self.opts.realtime:
+            _sleep_until(self.pace0 + t_s)
+            watch.lap(PACE)
+        if self.changes and self.changes[0][0] == k:
+            self.change(k)
+            watch.lap(DEVICE_BOOT)
+        vehicle = self.vehicle
+        speed_kph = vehicle.speed_mps * 3.6
+        pedal, brake = self.driver.controls(t_s, speed_kph)
+        frames = self.nodes.frames_due(t_ms, pedal, brake > 0)
+        watch.lap(INPUTS)
+        send = self.vehicle_tx.send
+        for fid, data, ext in frames:
+            send(fid, data, ext)
+        if self.lockstep:
+            self.exchange(k, t_ms, t_s, len(frames))
+        else:
+            if self.device:
+                _bridge_realtime(self.device, self.bridge, self.events, self.names, vehicle, self.zones)
+            _drain(self.vehicle_bus, self.nodes, t_s, wait_for=0)
+            watch.lap(BUS_BACK)
+        self.plant(k, t_s, speed_kph, pedal, brake)
+        watch.lap(PLANT)
 
-        def take(out: StepOutput, row: _Row, t_s: float, ran: ScenarioZones | None) -> None:
-            """The device's period `row` (its device ran the zones `ran`): its frames onto the bus and to
-            the nodes at `t_s`, its row."""
-            frames, device_events, step, wait = out
-            step_us.append(step)
-            device_wait_us.append(wait)
-            if device_events:
-                events.extend(_event_dict(e, names, row.distance_m / 1000, ran) for e in device_events)
-            if frames or not private:
-                bridge.send(frames)
-                _drain(vehicle_bus, nodes, t_s, wait_for=len(frames), settle=not private)
-            timeline.add(*row.with_view(nodes.view))
+    def exchange(self, k: int, t_ms: int, t_s: float, sent: int) -> None:
+        """Lock-step: the period's frames to the device and its period started; the oldest
+        period in flight collected and its frames put on the bus."""
+        watch = self.watch
+        device = self.device
+        assert device is not None
+        records = self.bridge.collect(sent)
+        watch.lap(BUS_TO_DEVICE)
+        device.begin_step(t_ms, records)
+        watch.lap(LINK_WRITE)
+        if len(self.pending) >= self.latency:
+            out, out_zones = self.collect()
+            watch.lap(DEVICE_WAIT if k > self.booted + self.latency else DEVICE_BOOT)
+            self.take(out, self.pending.popleft(), t_s, out_zones)
+            watch.lap(BUS_BACK)
 
-        try:
-            lockstep = device is not None and not opts.realtime
-            pending: deque[_Row] = deque()   # lock-step: periods whose governor frames are still to come
-            latency = sc.command_latency_ms // PERIOD_MS   # that many periods in flight
-            changes = _change_periods(sc)
-            booted = 0          # the period the running device booted in
-            last_fix = None
-            watch.start(at=wall0)
-            watch.lap(SETUP)
-            pace0 = time.perf_counter()
-            for k in range(steps + 1):
-                t_ms = k * PERIOD_MS
-                t_s = t_ms / 1000
-                if opts.realtime:
-                    _sleep_until(pace0 + t_s)
-                    watch.lap(PACE)
-                if changes and changes[0][0] == k:
-                    assert device is not None
-                    _k, version, change = changes.popleft()
-                    if not lockstep:     # what the device sent before it stops
-                        _bridge_realtime(device, bridge, events, names, vehicle, zones)
-                    in_flight = len(pending) - len(finished) if lockstep else 0   # the running device's
-                    device, outs = _reboot(device, change, version, in_flight)
-                    cleanup.callback(device.close)
-                    finished.extend((out, zones) for out in outs)
-                    zones, booted = change.zones, k
-                    watch.lap(DEVICE_BOOT)
-                speed_kph = vehicle.speed_mps * 3.6
-                pedal, brake = driver.controls(t_s, speed_kph)
-                frames = nodes.frames_due(t_ms, pedal, brake > 0)
-                watch.lap(INPUTS)
-                for fid, data, ext in frames:
-                    vehicle_tx.send(fid, data, ext)
-                if lockstep:
-                    assert device is not None
-                    records = bridge.collect(len(frames))
-                    watch.lap(BUS_TO_DEVICE)
-                    device.begin_step(t_ms, records)
-                    watch.lap(LINK_WRITE)
-                    if len(pending) >= latency:
-                        out, out_zones = collect()
-                        watch.lap(DEVICE_WAIT if k > booted + latency else DEVICE_BOOT)
-                        take(out, pending.popleft(), t_s, out_zones)
-                        watch.lap(BUS_BACK)
-                else:
-                    if device:
-                        _bridge_realtime(device, bridge, events, names, vehicle, zones)
-                    _drain(vehicle_bus, nodes, t_s, wait_for=0)
-                    watch.lap(BUS_BACK)
-                fix = nodes.last_fix
-                if fix is not None and fix is not last_fix:
-                    fixes.append((t_s, fix.lat_deg, fix.lon_deg, fix.fix_type))
-                    last_fix = fix
-                torque = mcu.torque_fraction(t_s, pedal)
-                row = _Row(t_s, speed_kph, nodes.pedal_sent, vehicle.accel_mps2,
-                           vehicle.road.grade_pct(vehicle.distance_m), 100 * torque, fix.fix_type if fix else 0,
-                           vehicle.distance_m)
-                if lockstep:
-                    pending.append(row)
-                else:
-                    timeline.add(*row.with_view(nodes.view))
-                vehicle.step(PERIOD_MS / 1000, torque, brake, mcu.regen_fraction(t_s, torque))
-                if opts.progress and k % 1000 == 0:
-                    _progress(t_s, sc.duration_s)
-                watch.lap(PLANT)
-            while pending:         # the last periods' frames, at the times they would arrive
-                row = pending.popleft()
-                out, out_zones = collect()
-                take(out, row, row.t_s + latency * PERIOD_MS / 1000, out_zones)
-            _add_positions(timeline, gnss.route)
-        finally:
-            wall = time.perf_counter() - wall0
-            if opts.progress:
-                sys.stderr.write("\r" + " " * 60 + "\r")
-    events = merge_repeated(events)     # a REPEATED summary into the record it counts
-    return RunData(sc, timeline, events, step_us, wall, bridge.to_device, bridge.from_device, fixes, device_wait_us,
-                   dict(zip(PHASES, watch.total)))
+    def plant(self, k: int, t_s: float, speed_kph: float, pedal: float, brake: float) -> None:
+        """The period's row, and the vehicle moved on by the torque the motor controller applies."""
+        vehicle, nodes, mcu = self.vehicle, self.nodes, self.mcu
+        fix = nodes.last_fix
+        if fix is not None and fix is not self.last_fix:
+            self.fixes.append((t_s, fix.lat_deg, fix.lon_deg, fix.fix_type))
+            self.last_fix = fix
+        torque = mcu.torque_fraction(t_s, pedal)
+        row = _Row(t_s, speed_kph, nodes.pedal_sent, vehicle.accel_mps2, vehicle.road.grade_pct(vehicle.distance_m),
+                   100 * torque, fix.fix_type if fix else 0, vehicle.distance_m)
+        if self.lockstep:
+            self.pending.append(row)
+        else:
+            self.timeline.add(*row.with_view(nodes.view))
+        vehicle.step(PERIOD_MS / 1000, torque, brake, mcu.regen_fraction(t_s, torque))
+        if self.opts.progress and k % 1000 == 0:
+            _progress(t_s, self.sc.duration_s)
+
+    def change(self, k: int) -> None:
+        """The next [[changes]] entry: pushed, and the device reset onto it."""
+        device = self.device
+        assert device is not None
+        _k, version, change = self.changes.popleft()
+        if not self.lockstep:     # what the device sent before it stops
+            _bridge_realtime(device, self.bridge, self.events, self.names, self.vehicle, self.zones)
+        in_flight = len(self.pending) - len(self.finished) if self.lockstep else 0   # the running device's
+        self.device, outs = _reboot(device, change, version, in_flight)
+        self.cleanup.callback(self.device.close)
+        self.finished.extend((out, self.zones) for out in outs)
+        self.zones, self.booted = change.zones, k
+
+    def collect(self) -> tuple[StepOutput, CompiledZones | None]:
+        """The oldest period in flight, with the zones its device ran: a stopped device's first."""
+        assert self.device is not None
+        return self.finished.popleft() if self.finished else (self.device.end_step(), self.zones)
+
+    def take(self, out: StepOutput, row: _Row, t_s: float, ran: CompiledZones | None) -> None:
+        """The device's period `row` (its device ran the zones `ran`): its frames onto the bus and to
+        the nodes at `t_s`, its row."""
+        frames, device_events, step, wait = out
+        self.step_us.append(step)
+        self.device_wait_us.append(wait)
+        if device_events:
+            self.events.extend(_event_dict(e, self.names, row.distance_m / 1000, ran) for e in device_events)
+        if frames or not self.private:
+            self.bridge.send(frames)
+            _drain(self.vehicle_bus, self.nodes, t_s, wait_for=len(frames), settle=not self.private)
+        self.timeline.add(*row.with_view(self.nodes.view))
+
+    def data(self) -> RunData:
+        events = merge_repeated(self.events)     # a REPEATED summary into the record it counts
+        return RunData(self.sc, self.timeline, events, self.step_us, self.wall, self.bridge.to_device,
+                       self.bridge.from_device, self.fixes, self.device_wait_us, dict(zip(PHASES, self.watch.total)))
 
 
 @contextlib.contextmanager
@@ -369,19 +396,19 @@ def _drain(bus: can.BusABC, nodes: VehicleNodes, t_s: float, wait_for: int, sett
 
 
 def _bridge_realtime(device: DeviceProcess, bridge: _Bridge, events: list[dict], names: dict[int, str],
-                     vehicle: Vehicle, zones: ScenarioZones | None) -> None:
+                     vehicle: Vehicle, zones: CompiledZones | None) -> None:
     assert bridge.bus is not None
     records = []
     while (msg := bridge.bus.recv(timeout=0)) is not None:
-        records.append(device.frame_record(msg.arbitration_id, msg.data, msg.is_extended_id))
+        records.append(rec.frame(msg.arbitration_id, msg.data, msg.is_extended_id))
         bridge.to_device += 1
     if records:
         device.send(b"".join(records))
     out = []
     for kind, value, payload in device.read_available():
-        if kind == 70:
+        if kind == rec.FRAME:
             out.append((value, payload))
-        elif kind == 69:
+        elif kind == rec.EVENT:
             events.append(_event_dict(DeviceEvent.from_record(value, payload), names, vehicle.distance_m / 1000,
                                       zones))
     bridge.send(out)

@@ -6,17 +6,22 @@ unknown key, a wrong type or an out-of-range value is an error naming file and k
 
 from __future__ import annotations
 
+import importlib.resources
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from keigov import paths
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, params
-from keigov_hil.driver import ProfilePoint
-from keigov_hil.gnss import offset_deg
-from keigov_hil.schema import Field, load_toml, number_pairs, validate
+from keigov.zones.checked import CompiledZones, read_zones
+from keigov_hil.driver import Driver, ProfilePoint
+from keigov_hil.gnss import GnssReceiver, Route
+from keigov_hil.vehicle import MotorController, Road, Vehicle, VehicleParams
+from keigov.gnss import offset_deg
+from keigov.schema import Field, load_toml, number_pairs, validate
+
+# The bundled scenarios: package data of keigov_hil (hil/scenarios in a checkout).
+SCENARIOS = Path(str(importlib.resources.files("keigov_hil") / "scenarios"))
 
 SCENARIO = {
     "name": Field(str, help="scenario name"),
@@ -147,32 +152,13 @@ class CheckSpec:
 
 
 @dataclass
-class ScenarioZones:
-    """The scenario's zones file, checked and compiled as `keigov zones compile` does."""
-
-    path: Path
-    zones: Any           # keigov.zones.Zones: the drawn zones
-    table: Any           # keigov.zones.Table: what the device gets in its configuration
-
-    @cached_property
-    def map(self) -> Any:
-        """keigov.zones.shapes.ZoneMap: the drawn zones as geometry, for checks and the map."""
-        from keigov.zones.shapes import zone_map
-
-        return zone_map(self.zones)
-
-    def names(self) -> list[str]:
-        return [spec.name for spec in self.zones.specs if spec.name]
-
-
-@dataclass
 class ChangeSpec:
     """A [[changes]] entry: the configuration pushed at `t_s` and run from the reset that
     follows, the scenario's [governor] and zones with every change up to this one merged in."""
 
     t_s: float
     firmware_config: dict[str, int]
-    zones: ScenarioZones | None
+    zones: CompiledZones | None
 
 
 @dataclass
@@ -196,7 +182,7 @@ class Scenario:
     faults: list[FaultSpec]
     firmware_config: dict[str, int]
     checks: list[CheckSpec] = field(default_factory=list)
-    zones: ScenarioZones | None = None
+    zones: CompiledZones | None = None
     changes: list[ChangeSpec] = field(default_factory=list)
 
     @property
@@ -254,7 +240,7 @@ def _table_list(doc: dict[str, Any], key: str, path: Path) -> list[dict[str, Any
 
 def bundled_scenarios() -> list[Path]:
     """The scenario files that come with keigov (hil/scenarios, or the wheel's copy), by name."""
-    return sorted(paths.SCENARIOS.glob("*.toml"))
+    return sorted(SCENARIOS.glob("*.toml"))
 
 
 def find_scenario(name_or_path: str | Path) -> Path:
@@ -270,7 +256,7 @@ def find_scenario(name_or_path: str | Path) -> Path:
 
 
 def load_scenario(path: Path) -> Scenario:
-    from keigov_hil.checks import validate_check  # the check registry owns check schemas
+    from keigov.checks.kinds import validate_check  # the check registry owns check schemas
 
     doc = load_toml(path)
     for key in doc:
@@ -343,7 +329,7 @@ def load_scenario(path: Path) -> Scenario:
     return scenario
 
 
-def _changes(tables: list[dict[str, Any]], firmware_config: dict[str, int], zones: ScenarioZones | None,
+def _changes(tables: list[dict[str, Any]], firmware_config: dict[str, int], zones: CompiledZones | None,
              duration_s: float, path: Path) -> list[ChangeSpec]:
     """[[changes]]: each a time, [governor] keys and zones, merged over the configuration
     before it (the scenario's for the first)."""
@@ -396,7 +382,7 @@ def _waypoints(route: dict[str, Any], start: tuple[float, ...], path: Path) -> l
     return points
 
 
-def _zones(name: str | None, path: Path, key: str = "scenario.zones") -> ScenarioZones | None:
+def _zones(name: str | None, path: Path, key: str = "scenario.zones") -> CompiledZones | None:
     """The zones file named by `key` ('scenario.zones', a change's), checked and compiled;
     every problem in it is an error naming the zones file and the feature."""
     if name is None:
@@ -407,28 +393,21 @@ def _zones(name: str | None, path: Path, key: str = "scenario.zones") -> Scenari
     return read_zones(zones_path, f"'{key}' = {name!r}", path)
 
 
-def read_zones(zones_path: Path, label: str, referrer: Path | None = None) -> ScenarioZones:
-    """A GeoJSON zones file checked and compiled as `keigov zones compile` does (also for
-    `keigov replay --zones`); `label` says where it was named, `referrer` is the file that
-    named it (errors about the reference name it, problems in the zones the zones file)."""
-    from keigov.zones import ZonesInvalid, compile_checked, load_zones
-
-    try:
-        zones = load_zones(zones_path)
-        table = compile_checked(zones, path=zones_path)
-    except ZonesInvalid as exc:
-        problems = "; ".join(str(i) for i in exc.issues[:3]) + ("; ..." if len(exc.issues) > 3 else "")
-        raise InputError(f"{label}: {len(exc.issues)} problem(s): {problems}", where=str(zones_path)) from None
-    except InputError as exc:
-        raise InputError(f"{label}: {exc}", where=str(referrer or zones_path)) from None
-    return ScenarioZones(zones_path, zones, table)
-
-
 def _check_models(sc: Scenario) -> None:
     """Let the models judge what the schema cannot (time order, grades, route geometry)."""
-    from keigov_hil.rig import build_world
-
     try:
         build_world(sc)
     except ValueError as exc:
         raise InputError(f"invalid scenario: {exc}", where=str(sc.path)) from None
+
+
+def build_world(sc: Scenario) -> tuple[Vehicle, Driver, GnssReceiver, MotorController]:
+    # The pairs' widths were checked at load (number_pairs); unpacked here for the models' types.
+    grade = [(start, pct) for start, pct in sc.grade]
+    vehicle = Vehicle(VehicleParams(**sc.vehicle), Road(grade), speed_mps=sc.initial_speed_kph / 3.6)
+    route = Route(sc.waypoints) if sc.waypoints else Route.straight(sc.start[0], sc.start[1], sc.heading_deg, 200_000)
+    gnss = GnssReceiver(route, rate_hz=sc.gnss["rate_hz"], noise_m=sc.gnss["noise_m"], seed=sc.seed,
+                        satellites=sc.gnss["satellites"], hdop=sc.gnss["hdop"],
+                        outages=tuple((a, b) for a, b in sc.outages),
+                        jumps=tuple((a, b, north, east) for a, b, north, east in sc.jumps))
+    return vehicle, Driver(sc.driver), gnss, MotorController()

@@ -14,14 +14,9 @@ from keigov.fileio import write_atomic
 from keigov.report.plot import Timeline as PlotTimeline, plot_timeline
 from keigov.report.results import RunResult
 from keigov.report.summary import write_summary
-from keigov_hil.checks import run_checks
+from keigov.checks.kinds import run_checks
 from keigov_hil.rig import RigOptions, RunData, result_of, run
 from keigov_hil.scenario import Scenario, load_scenario
-
-
-# Events pinned on the map where they happened.
-MAP_EVENTS = ("lockout_engaged", "lockout_cleared", "zone_tightened", "zone_relaxed", "gnss_hold", "gnss_fallback",
-              "gnss_regained", "gnss_jump", "gnss_reanchored")
 
 
 def run_scenario(scenario: Scenario | Path, out_dir: Path, opts: RigOptions, *, plot: bool = True) -> RunResult:
@@ -42,7 +37,7 @@ def run_scenario(scenario: Scenario | Path, out_dir: Path, opts: RigOptions, *, 
 
 
 def _plot_map(data: RunData, out: Path, title: str) -> None:
-    from keigov.report.trackmap import plot_track_map
+    from keigov.report.trackmap import MAP_EVENTS, plot_track_map
 
     sc = data.scenario
     assert sc.zones is not None

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
 import threading
 import time
@@ -36,33 +35,28 @@ from typing import BinaryIO
 
 import can
 
-from keigov import paths
+from keigov import fwbuild, paths
 from keigov.errors import EnvironmentProblem
-from keigov_hil.bus import BusOptions, open_bus
-from keigov_hil.device import DeviceProcess
-from keigov_hil.runtimes import MicroPythonRuntime
+from keigov.bus import IN_PROCESS, BusOptions, open_bus
+from keigov.virtualbus import INTERFACE
+from keigov.simboard import records as rec
+from keigov.simboard.runtimes import MicroPythonRuntime
 
 ROM = Path(__file__).with_name("vboard_rom.py")
-FIRMWARE_PARTS = ("main.py", "core", "boards", "tables")
 EXIT_HARD, EXIT_SOFT, EXIT_SOFT_RAW = 80, 81, 82  # hil/vboard_rom.py
-_HDR = struct.Struct("<BBxxI")
-_FRAME = 70
 HEAP = "heapsize=2M"
 
 
 def install_sources(fs: Path) -> None:
     """The factory image: the firmware's sources, as a board that was never flashed with
-    `keigov flash` but had them copied over."""
-    for part in FIRMWARE_PARTS:
-        src = paths.FIRMWARE / part
-        if src.is_dir():
-            shutil.copytree(src, fs / part, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, fs / part)
+    `keigov flash` but had the sim board's list (firmware/manifest.py) copied over."""
+    for rel in fwbuild.sources(fwbuild.target("sim")):
+        (fs / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(paths.FIRMWARE / rel, fs / rel)
 
 
 class VirtualBoard:
-    def __init__(self, root: Path, *, interface: str = "virtual", channel: str | None = None,
+    def __init__(self, root: Path, *, interface: str = INTERFACE, channel: str | None = None,
                  bus_options: BusOptions = (), factory_firmware: bool = True) -> None:
         self.root = root.resolve()
         if " " in str(self.root):
@@ -87,7 +81,7 @@ class VirtualBoard:
         self.fs.mkdir(parents=True, exist_ok=True)
         if self.factory_firmware and not (self.fs / "main.py").exists():
             install_sources(self.fs)
-        if self.interface == "virtual" and self.channel is None:
+        if self.interface in IN_PROCESS and self.channel is None:
             self.channel = f"keigov-board-{os.getpid()}-{id(self):x}"
         self._bus = open_bus(self.interface, self.channel, self.bus_options)
         self._master, self._slave = os.openpty()
@@ -167,17 +161,17 @@ class VirtualBoard:
 
     def _mcu_to_bus(self, fd: int) -> None:
         while True:
-            head = _read_exact(fd, _HDR.size)
+            head = _read_exact(fd, rec.HEADER.size)
             if head is None:
                 return
-            kind, n, value = _HDR.unpack(head)
+            kind, n, value = rec.HEADER.unpack(head)
             payload = _read_exact(fd, n) if n else b""
             if payload is None:
                 return
-            if kind == _FRAME and self._bus is not None:
-                ext = bool(value & 0x20000000)
+            if kind == rec.FRAME and self._bus is not None:
+                frame_id, extended = rec.frame_id(value)
                 try:
-                    self._bus.send(can.Message(arbitration_id=value & 0x1FFFFFFF, data=payload, is_extended_id=ext))
+                    self._bus.send(can.Message(arbitration_id=frame_id, data=payload, is_extended_id=extended))
                     self.frames_out += 1
                 except can.CanError:
                     self.frames_dropped += 1
@@ -188,7 +182,7 @@ class VirtualBoard:
             msg = bus.recv(timeout=0.1) if bus is not None else None
             if msg is None or msg.is_error_frame or msg.is_remote_frame:
                 continue
-            record = DeviceProcess.frame_record(msg.arbitration_id, msg.data, msg.is_extended_id)
+            record = rec.frame(msg.arbitration_id, msg.data, msg.is_extended_id)
             with self._lock:
                 fd = self._to_mcu
                 try:

@@ -18,10 +18,10 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from keigov.e2e import FramePacker
+from keigov.dbc.e2e import FramePacker
 from keigov.errors import EnvironmentProblem
 from keigov.paths import FIRMWARE, KEIGOV_MAP
-from keigov_hil.runtimes import get_runtime
+from keigov.simboard.runtimes import get_runtime
 
 for _p in (FIRMWARE / "cpython", FIRMWARE):
     if str(_p) not in sys.path:

@@ -3,7 +3,7 @@
 The oracle is cantools' strict encode and its decode without choices: for every plain
 message of the bundled and corpus DBCs, for random layouts, for physical values that need
 rounding or lie just outside a range, and for whole protected frames (counters, checksums,
-a corrupted checksum) against keigov.e2e.FramePacker.
+a corrupted checksum) against keigov.dbc.e2e.FramePacker.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from dbc_support import CORPUS, cantools_decode, cantools_encode
 from keigov import paths
 from keigov.dbc.packer import MessagePacker, TablePacker
-from keigov.e2e import FramePacker
+from keigov.dbc.e2e import FramePacker
 from test_dbc_random_layouts import layouts
 
 DBCS = [paths.KEIGOV_DBC, *sorted((paths.DBC_DIR / "vehicles").glob("*.dbc")), *CORPUS]

@@ -143,7 +143,7 @@ def test_positions_recorded_under_another_configuration_are_not_converted_with_t
         assert code == 0
         zone = next(e for e in json.loads(out) if e["name"] == "zone_tightened")
         assert zone["position"] is None and (zone["x_dm"], zone["y_dm"]) == SPOT_XY and zone["origin_tag"] == 2
-        assert f"recorded under configuration version 2 (mod 128)" in err and f"{port} has version 3" in err
+        assert "recorded under configuration version 2 (mod 128)" in err and f"{port} has version 3" in err
         # The configuration it ran with converts it.
         code, out, err = run(["device", "events", "--port", port, "--json", "--config", str(zoned(tmp_path, 2))],
                              capsys)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import firmware_harness  # noqa: F401  (firmware on sys.path)
 from core.checksums import Checksums
-from keigov.e2e import crc8_j1850 as oracle
+from keigov.dbc.e2e import crc8_j1850 as oracle
 
 _KEIGOV_SCHEME = 1
 _CHECKSUMS = Checksums(object())   # a table without checksum columns: the keigov schemes

@@ -17,7 +17,7 @@ import firmware_harness as fh
 from core import config, roles
 from core.governor import ERR_MAX, SpeedGovernor
 from core.safety import LIMITING
-from keigov.e2e import crc8_j1850
+from keigov.dbc.e2e import crc8_j1850
 from tables import keigov_bus as T
 
 PERIOD = fh.PERIOD_MS

@@ -1,6 +1,6 @@
 """core.rx.Receiver: what it accepts, decodes, refuses, trusts and distrusts.
 
-Frames are packed by cantools (keigov.e2e.FramePacker); the expected firmware values come
+Frames are packed by cantools (keigov.dbc.e2e.FramePacker); the expected firmware values come
 from cantools' raw value, the DBC scale and offset, and the host's unit factors, never
 from the compiled table the firmware uses.
 """
@@ -19,7 +19,7 @@ from core import events, rx
 from core.events import EventLog
 from keigov.dbc import roles as host_roles
 from keigov.dbc.tables import load_map
-from keigov.e2e import crc8_j1850
+from keigov.dbc.e2e import crc8_j1850
 from keigov.paths import KEIGOV_MAP
 from tables import keigov_bus as T
 

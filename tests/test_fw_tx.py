@@ -17,7 +17,7 @@ from core import roles
 from core.tx import Transmitter
 from keigov.dbc import roles as host_roles
 from keigov.dbc.tables import load_map
-from keigov.e2e import crc8_j1850
+from keigov.dbc.e2e import crc8_j1850
 from keigov.paths import KEIGOV_MAP
 from tables import keigov_bus as T
 

@@ -22,7 +22,7 @@ import firmware_harness as fh
 from core import config, events, evstore, geofence, link, roles
 from core.safety import FAULT, INIT, LIMITING, LOCKOUT, NORMAL
 from core.zonestate import W_FALLBACK
-from keigov_hil.gnss import offset_deg
+from keigov.gnss import offset_deg
 from test_fw_node import node, provisioned, signed
 from test_zones_check import DEMO
 from zones_support import CENTER, collection, compile_doc

@@ -1,25 +1,26 @@
-"""The rig's bus messages: the cheap deep copy is python-can's copy, field for field; the virtual
-bus's C queue; receiving what the rig is owed."""
+"""The rig's bus: keigov's in-process interface behaves as python-can's `virtual` one, frame
+for frame; the sender's reused messages; receiving what the rig is owed; choosing the bus as
+python-can's own tools do."""
 
 from __future__ import annotations
 
-import copy
-import queue
 import uuid
 from collections.abc import Iterator
 
 import can
 import pytest
 
+from keigov.bus import Sender, open_bus, receive
 from keigov.errors import EnvironmentProblem
-from keigov_hil.bus import FastCopyMessage, Sender, lighten_virtual, open_bus, receive
+from keigov.virtualbus import INTERFACE, VirtualBus
 
-FIELDS = [f for f in can.Message.__slots__ if f != "__weakref__"]
+FIELDS = [f for f in can.Message.__slots__ if f not in ("__weakref__", "timestamp")]
 CASES = [
     dict(arbitration_id=0x0B0, data=bytes(range(8)), is_extended_id=False),
     dict(arbitration_id=0x18FEF100, data=b"\x01\x02", is_extended_id=True, channel="vcan0", timestamp=12.5),
     dict(arbitration_id=0x123, data=bytes(range(64)), is_fd=True, bitrate_switch=True, error_state_indicator=True),
     dict(arbitration_id=0x7FF, is_remote_frame=True, dlc=8, is_rx=False, is_extended_id=False),
+    dict(arbitration_id=0x1, is_error_frame=True),
 ]
 
 
@@ -28,68 +29,76 @@ Buses = tuple[can.BusABC, can.BusABC]
 
 @pytest.fixture
 def buses() -> Iterator[Buses]:
-    """Two buses on a fresh virtual channel: (sender's, receiver's)."""
+    """Two buses on a fresh channel of keigov's interface: (sender's, receiver's)."""
     channel = f"test-{uuid.uuid4().hex[:8]}"
-    tx, rx = open_bus("virtual", channel), open_bus("virtual", channel)
+    tx, rx = open_bus(INTERFACE, channel), open_bus(INTERFACE, channel)
     yield tx, rx
     tx.shutdown()
     rx.shutdown()
 
 
-@pytest.mark.parametrize("fields", CASES)
-def test_deep_copy_equals_python_cans(fields: dict) -> None:
-    fast = FastCopyMessage(**fields)
-    ours, theirs = copy.deepcopy(fast), copy.deepcopy(can.Message(**fields))
-    assert type(ours) is FastCopyMessage
-    assert {f: getattr(ours, f) for f in FIELDS} == {f: getattr(theirs, f) for f in FIELDS}
-    assert ours.data is not fast.data
-    fast.data[:1] = b"\xff"
-    assert ours.data == theirs.data, "the copy must not share the payload"
-    memo: dict = {}
-    assert copy.deepcopy(fast, memo) is memo[id(fast)] and memo[id(memo)] == [fast]   # copy's keep-alive, kept
+def _pair(interface: str, **kwargs) -> tuple[can.BusABC, can.BusABC, can.BusABC]:
+    channel = f"test-{uuid.uuid4().hex[:8]}"
+    return tuple(can.Bus(interface=interface, channel=channel, **kwargs) for _ in range(3))  # type: ignore[return-value]
 
 
-def test_virtual_bus_delivers_the_message(buses: Buses) -> None:
+def _drain(bus: can.BusABC) -> list[can.Message]:
+    out = []
+    while (m := bus.recv(0)) is not None:
+        out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("own", [False, True])
+@pytest.mark.parametrize("preserve", [False, True])
+def test_keigovs_interface_delivers_what_python_cans_virtual_delivers(own: bool, preserve: bool) -> None:
+    seen = {}
+    for interface in ("virtual", INTERFACE):
+        a, b, c = _pair(interface, receive_own_messages=own, preserve_timestamps=preserve)
+        try:
+            sent = [can.Message(**fields) for fields in CASES]
+            for m in sent:
+                a.send(m)
+            c.send(can.Message(arbitration_id=0x42, data=b"\x09"))
+            got = {name: _drain(bus) for name, bus in (("a", a), ("b", b), ("c", c))}
+            for msgs in got.values():
+                for m in msgs:
+                    assert m.channel == a.channel_id                # stamped with the sender's channel
+                    assert all(m is not s and m.data is not s.data for s in sent), "each receiver owns its copy"
+                    if preserve:
+                        assert m.timestamp == next((s.timestamp for s in sent + [m] if s.arbitration_id == m.arbitration_id))
+            seen[interface] = {name: [tuple(getattr(m, f) for f in FIELDS if f != "channel") for m in msgs]
+                               for name, msgs in got.items()}
+        finally:
+            for bus in (a, b, c):
+                bus.shutdown()
+    assert seen[INTERFACE] == seen["virtual"]
+    assert len(seen["virtual"]["b"]) == len(CASES) + 1
+
+
+def test_the_interface_is_registered_with_python_can_and_leaves_the_channel_on_shutdown() -> None:
+    a, b, _c = _pair(INTERFACE)
+    assert type(a) is VirtualBus and INTERFACE in can.interfaces.VALID_INTERFACES
+    assert {"interface": INTERFACE, "channel": a.channel_id} in can.detect_available_configs(interfaces=[INTERFACE])
+    for bus in (a, b, _c):
+        bus.shutdown()
+    assert {"interface": INTERFACE, "channel": a.channel_id} not in can.detect_available_configs(interfaces=[INTERFACE])
+    with pytest.raises(can.CanOperationError):
+        a.send(can.Message(arbitration_id=1))
+    with pytest.raises(can.CanOperationError):
+        a.recv(0)
+
+
+def test_the_bus_delivers_the_message(buses: Buses) -> None:
     tx, rx = buses
-    sent = FastCopyMessage(arbitration_id=0x210, data=b"\x01\x02\x03", is_extended_id=False)
+    sent = can.Message(arbitration_id=0x210, data=b"\x01\x02\x03", is_extended_id=False)
     tx.send(sent)
     got = rx.recv(timeout=1.0)
     assert got is not None and got.arbitration_id == 0x210 and bytes(got.data) == b"\x01\x02\x03"
-    assert not got.is_extended_id and got is not sent
-
-
-def test_lightened_buses_still_talk_to_plain_ones_on_their_channel(buses: Buses) -> None:
-    tx, rx = buses
-    assert type(tx.queue) is queue.SimpleQueue and type(rx.queue) is queue.SimpleQueue  # type: ignore[attr-defined]
-    plain = can.Bus(interface="virtual", channel=tx.channel_id)  # type: ignore[attr-defined]
-    try:
-        assert type(plain.queue) is queue.Queue  # type: ignore[attr-defined]
-        plain.send(can.Message(arbitration_id=0x301, data=b"\x05", is_extended_id=False))
-        assert [bytes(m.data) for m in (tx.recv(timeout=1.0), rx.recv(timeout=1.0))] == [b"\x05", b"\x05"]
-        tx.send(FastCopyMessage(arbitration_id=0x302, data=b"\x06", is_extended_id=False))
-        got = plain.recv(timeout=1.0)
-        assert got is not None and got.arbitration_id == 0x302 and rx.recv(timeout=1.0) is not None
-        assert rx.recv(timeout=0.01) is None and plain.recv(timeout=0) is None   # Empty is still None
-    finally:
-        plain.shutdown()
-    tx.shutdown()                 # it leaves the channel as python-can's own queue would
-    assert tx.channel == [rx.queue]  # type: ignore[attr-defined]
-
-
-def test_lighten_leaves_bounded_queues_and_other_buses_alone() -> None:
-    channel = f"test-{uuid.uuid4().hex[:8]}"
-    bounded = can.Bus(interface="virtual", channel=channel, rx_queue_size=4)
-    other = can.Bus(interface="virtual", channel=channel)
-    try:
-        assert not lighten_virtual(bounded) and type(bounded.queue) is queue.Queue  # type: ignore[attr-defined]
-        bounded.send(can.Message(arbitration_id=0x1, is_extended_id=False))
-        assert not lighten_virtual(other), "a queue holding frames is not swapped: they would be lost"
-        assert other.recv(timeout=1.0) is not None
-        assert lighten_virtual(other) and not lighten_virtual(other)   # once
-        assert not lighten_virtual(object())  # type: ignore[arg-type]
-    finally:
-        bounded.shutdown()
-        other.shutdown()
+    assert not got.is_extended_id and got is not sent and got.is_rx
+    sent.data[:1] = b"\xff"
+    assert bytes(got.data) == b"\x01\x02\x03", "the copy must not share the payload"
+    assert rx.recv(timeout=0.01) is None and rx.recv(timeout=0) is None   # Empty is None
 
 
 def test_sender_reuses_one_message_per_id_and_each_receiver_gets_its_own_copy(buses: Buses) -> None:
@@ -125,7 +134,7 @@ def _choice(monkeypatch: pytest.MonkeyPatch, tmp_path, argv: list[str], env: dic
             canrc: str | None = None):
     import argparse
 
-    from keigov_hil.bus import add_bus_arguments, bus_choice
+    from keigov.bus import add_bus_arguments, bus_choice
 
     for key in ("CAN_INTERFACE", "CAN_CHANNEL", "CAN_BITRATE", "CAN_CONFIG"):
         monkeypatch.delenv(key, raising=False)
@@ -140,8 +149,13 @@ def _choice(monkeypatch: pytest.MonkeyPatch, tmp_path, argv: list[str], env: dic
     return bus_choice(parser.parse_args(argv))
 
 
-def test_with_nothing_configured_the_bus_is_a_private_virtual_one(monkeypatch, tmp_path):
-    assert _choice(monkeypatch, tmp_path, []) == ("virtual", None, ())
+def test_with_nothing_configured_the_bus_is_a_private_in_process_one(monkeypatch, tmp_path):
+    assert _choice(monkeypatch, tmp_path, []) == (INTERFACE, None, ())
+    bus = open_bus(INTERFACE, None)
+    try:
+        assert str(bus.channel_id).startswith("keigov-")       # type: ignore[attr-defined]
+    finally:
+        bus.shutdown()
 
 
 def test_python_cans_environment_and_canrc_apply_where_the_arguments_are_silent(monkeypatch, tmp_path):

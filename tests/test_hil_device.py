@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from keigov_hil.device import Contention
-from keigov_hil.runtimes import _direct_launch, get_runtime
+from keigov.simboard.process import Contention
+from keigov.simboard.runtimes import _direct_launch, get_runtime
 
 
 def test_contention_needs_two_samples_in_a_row_either_way(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from keigov.e2e import checksum
+from keigov.dbc.e2e import checksum
 from keigov_hil.ecus import VehicleNodes
 from keigov_hil.gnss import GnssReceiver, Route
 from keigov_hil.scenario import FaultSpec

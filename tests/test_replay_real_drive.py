@@ -23,7 +23,7 @@ from fwenv import micropython_binary
 from keigov import paths
 from keigov.cli import main
 from keigov.replay.drive import Drive, DriveReader
-from keigov.replay.formats import EXTENDED, Selection
+from keigov.replay.frames import EXTENDED, Selection
 
 can = pytest.importorskip("can")
 pytest.importorskip("asammdf")

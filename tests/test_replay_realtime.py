@@ -15,7 +15,7 @@ import can
 
 from keigov import paths
 from keigov.cli import main
-from keigov.e2e import FramePacker
+from keigov.dbc.e2e import FramePacker
 from keigov_hil.drivelog import DriveProfile, drive_frames, write_log
 
 DRIVE = DriveProfile([(0, 60), (2, 70)], pedal_pct=50.0, other_ids=(0x123,))

@@ -18,7 +18,7 @@ from keigov import paths
 from keigov.cli import main
 from keigov.firmware_params import params
 from keigov_hil.drivelog import DriveProfile, drive_fixes, drive_frames, write_gpx, write_log
-from keigov_hil.gnss import offset_deg
+from keigov.gnss import offset_deg
 
 RUNTIME = "micropython" if micropython_binary() else "cpython"
 MAP = str(paths.KEIGOV_MAP)

@@ -14,7 +14,7 @@ from keigov.errors import InputError
 from keigov.replay.gnss import MAX_GAP_S, FixAssembler, FixTimeline
 from keigov.replay.track import read_track
 from keigov_hil.drivelog import DriveProfile, drive_fixes, write_gpx
-from keigov_hil.gnss import GnssFix, haversine_m
+from keigov.gnss import GnssFix, haversine_m
 
 T0 = datetime(2021, 7, 26, 4, 50, 0, tzinfo=timezone.utc).timestamp()
 

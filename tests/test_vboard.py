@@ -14,7 +14,7 @@ import pytest
 from fwenv import needs_micropython
 from keigov.config.keys import load_key
 from keigov_hil.rig import RigOptions
-from keigov_hil.runtimes import get_runtime
+from keigov.simboard.runtimes import get_runtime
 from keigov_hil.session import run_scenario
 from keigov_hil.vboard import VirtualBoard
 
@@ -105,7 +105,7 @@ def test_flash_push_a_new_cap_reboot_and_a_scenario_meets_it(blank_board, tmp_pa
 
     scenario = tmp_path / "board_new_cap.toml"
     scenario.write_text(CLOSED_LOOP)
-    opts = RigOptions(runtime=get_runtime("external"), interface="virtual", channel=board.channel, realtime=True)
+    opts = RigOptions(runtime=get_runtime("external"), interface=board.interface, channel=board.channel, realtime=True)
     result = run_scenario(scenario, tmp_path / "run", opts, plot=False)
     assert result.passed, [c for c in result.checks if c.verdict == "FAIL"]
     rows = [row.split(",") for row in (tmp_path / "run" / "timeline.csv").read_text().splitlines()[1:]]

@@ -16,7 +16,7 @@ import pytest
 import firmware_harness as fh
 from core import events as ev
 from keigov.zones.projection import E7, split16
-from keigov_hil.gnss import offset_deg
+from keigov.gnss import offset_deg
 from test_zones_check import DEMO
 from zones_support import CENTER, collection, compile_doc, feature, polygon_feature, to_lonlat
 

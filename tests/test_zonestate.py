@@ -19,7 +19,7 @@ from core.zonestate import W_FALLBACK, W_HOLD, W_HYST_CLAMPED, W_JUMP, W_LOCKOUT
 from keigov.zones import compile_zones
 from keigov.zones.projection import E7, split16
 from test_zones_check import DEMO
-from keigov_hil.gnss import offset_deg
+from keigov.gnss import offset_deg
 from zones_support import CENTER
 
 CFG = fh.fw_config.Config()

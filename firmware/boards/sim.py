@@ -42,15 +42,30 @@ import struct
 import sys
 import time
 
+from micropython import const
+
 from boards.ramcan import RamCan
 from core import le, link, persist
 from core.app import PERIOD_MS
 from core.memstorage import FileStorage
 from core.node import EVENT_BLOCKS, SLOT_BLOCKS, Node
 
+TYPE_CHECKING = False  # true for mypy only: the block below never runs
+if TYPE_CHECKING:
+    from typing import Any
+
 _BLOCK = 4096
-_HDR = 8
-_BATCH = 8192  # bytes of a B batch (keigov_hil.device.BATCH_BYTES)
+
+# The record protocol's numbers; the host's are keigov.simboard.records (a test mirrors them).
+REC_FRAME = const(70)        # F
+REC_TICK = const(84)         # T
+REC_QUIT = const(81)         # Q
+REC_EVENT = const(69)        # E
+REC_DONE = const(68)         # D
+REC_BATCH = const(66)        # B
+REC_HEADER = const(8)        # bytes of a record's header
+REC_EVENT_BYTES = const(14)  # bytes of an E record's payload
+BATCH_BYTES = const(8192)    # the largest B batch
 _MICROPYTHON = sys.implementation.name == "micropython"
 
 
@@ -74,14 +89,15 @@ class StdioLink:
 
     def __init__(self, inp=None, out=None):
         self.inp = inp or sys.stdin.buffer
-        self.out = out or sys.stdout.buffer
+        # Either interpreter's streams: MicroPython's take write(buf, n) and readinto(buf, n).
+        self.out = out or sys.stdout.buffer  # type: Any
         # CPython's buffered stdin would hide data from poll(); read the raw file.
-        self._raw_in = getattr(self.inp, "raw", self.inp)
-        self.rec = bytearray(_HDR + 64)
+        self._raw_in = getattr(self.inp, "raw", self.inp)  # type: Any
+        self.rec = bytearray(REC_HEADER + 64)
         rec = memoryview(self.rec)
-        self._hdr_view = rec[:_HDR]
-        self._payload_views = [rec[_HDR:_HDR + n] for n in range(65)]
-        self.batch = bytearray(_BATCH)
+        self._hdr_view = rec[:REC_HEADER]
+        self._payload_views = [rec[REC_HEADER:REC_HEADER + n] for n in range(65)]
+        self.batch = bytearray(BATCH_BYTES)
         self.head = 0          # next record in the batch
         self.end = 0           # end of the batch
         self.buf = self.rec
@@ -96,17 +112,15 @@ class StdioLink:
         self._poll = select.poll()
         self._poll.register(self._raw_in, select.POLLIN)
         self._ipoll = getattr(self._poll, "ipoll", None)
-        if hasattr(time, "ticks_us"):
-            self._now_us, self._elapsed = time.ticks_us, time.ticks_diff
-        else:
-            self._now_us, self._elapsed = _perf_us, _minus
+        self.now_us = getattr(time, "ticks_us", None) or _perf_us      # MicroPython's clock, else CPython's
+        self.elapsed = getattr(time, "ticks_diff", None) or _minus
         self.spin_us = 0  # polling budget before blocking: the rig sets it (T records)
 
     def more(self):
         """Records of the current batch are still to be read."""
         return self.head < self.end
 
-    def _ready(self, timeout):
+    def ready(self, timeout):
         if self.head < self.end:
             return True
         if self._ipoll is not None:
@@ -117,17 +131,17 @@ class StdioLink:
 
     def wait(self):
         """Poll up to `spin_us`, then block, until input is available; returns the
-        microseconds waited. A process wake-up costs ~40 us on these VMs and the rig
-        usually answers within tens of microseconds, so polling pays on a quiet machine;
-        when other work wants the cores it would only hold one the rig needs. The rig
-        knows which (hil/device.py) and says so in each T record.
+        microseconds waited. A process wake-up costs more than the rig usually takes to
+        answer, so polling pays on a quiet machine; when other work wants the cores it
+        would only hold one the rig needs. The host knows which (keigov.simboard.process)
+        and says so in each T record.
         """
-        now = self._now_us
-        elapsed = self._elapsed
+        now = self.now_us
+        elapsed = self.elapsed
         t0 = now()
-        while not self._ready(0):
+        while not self.ready(0):
             if elapsed(now(), t0) >= self.spin_us:
-                self._ready(-1)
+                self.ready(-1)
                 break
         return elapsed(now(), t0)
 
@@ -145,7 +159,7 @@ class StdioLink:
         return True
 
     def _read_batch(self, n):
-        if n > _BATCH:
+        if n > BATCH_BYTES:
             return False
         if _MICROPYTHON:       # reads exactly n bytes into the buffer's start, allocating nothing
             return self._raw_in.readinto(self.batch, n) == n
@@ -159,7 +173,7 @@ class StdioLink:
                 b = self.batch
                 self.buf = b
                 self.at = h
-                self.head = h + _HDR + b[h + 1]
+                self.head = h + REC_HEADER + b[h + 1]
                 return b[h]
             if not self._read_exact(self._hdr_view):
                 return 0
@@ -168,7 +182,7 @@ class StdioLink:
                 return 0
             self.buf = self.rec
             self.at = 0
-            if self.rec[0] != 66:  # B
+            if self.rec[0] != REC_BATCH:
                 return self.rec[0]
             n = self.value()
             if not self._read_batch(n):
@@ -185,7 +199,7 @@ class StdioLink:
     def put(self, kind, value, data, offset, length):
         b = self.obuf
         i = self.olen
-        if i + _HDR + length > len(b):
+        if i + REC_HEADER + length > len(b):
             self.flush()
             i = 0
         b[i] = kind
@@ -193,17 +207,18 @@ class StdioLink:
         b[i + 2] = 0
         b[i + 3] = 0
         le.put_i32(b, i + 4, value)
-        i += _HDR
+        i += REC_HEADER
         for k in range(length):
             b[i + k] = data[offset + k]
         self.olen = i + length
 
     def flush(self):
         if self.olen:
-            if _MICROPYTHON:   # a stream writes the first n bytes of a buffer itself, allocating nothing
+            view = self._oview
+            if view is None:   # MicroPython: a stream writes the first n bytes of a buffer itself, allocating nothing
                 self.out.write(self.obuf, self.olen)
             else:
-                self.out.write(self._oview[:self.olen])
+                self.out.write(view[:self.olen])
             self.olen = 0
         if self._flush is not None:
             self._flush()
@@ -217,8 +232,8 @@ class StreamPort:
     def __init__(self, inp, out):
         self.inp = getattr(inp, "raw", inp)    # CPython: unbuffered, so reads return what is there
         self.out = getattr(out, "raw", out)
-        self._bufs = [None, None]
-        self._views = [None, None]
+        self._bufs = [None, None]  # type: list
+        self._views = [None, None]  # type: list
         import select
 
         self._poll = select.poll()
@@ -312,7 +327,7 @@ class SimBoard:
         link = self.link
         n = can.take_sent()
         for i in range(n):
-            link.put(70, can.tx_id[i], can.tx_data, i * 64, can.tx_len[i])
+            link.put(REC_FRAME, can.tx_id[i], can.tx_data, i * 64, can.tx_len[i])
         log = self.app.log
         seq = self._event_seq
         if seq < log.oldest():
@@ -321,7 +336,7 @@ class SimBoard:
             k = seq % log.capacity
             self._evbuf[0] = log.code[k]
             struct.pack_into("<iBii", self._evbuf, 1, log.value[k], log.flags[k], log.x[k], log.y[k])
-            link.put(69, log.time[k], self._evbuf, 0, 14)
+            link.put(REC_EVENT, log.time[k], self._evbuf, 0, REC_EVENT_BYTES)
             seq += 1
         self._event_seq = seq
 
@@ -336,8 +351,8 @@ class SimBoard:
     def run_lockstep(self):
         link = self.link
         can = self.can
-        now = link._now_us
-        elapsed = link._elapsed
+        now = link.now_us
+        elapsed = link.elapsed
         buf = self._evbuf
         waited = 0  # microseconds spent waiting for the host this period
         _collect_boot_garbage()
@@ -345,9 +360,9 @@ class SimBoard:
             if not link.more():
                 waited += link.wait()
             kind = link.read_record()
-            if kind == 70:  # F
-                can.deliver(link.value(), link.buf, link.length(), link.at + _HDR)
-            elif kind == 84:  # T
+            if kind == REC_FRAME:
+                can.deliver(link.value(), link.buf, link.length(), link.at + REC_HEADER)
+            elif kind == REC_TICK:
                 link.spin_us = link.buf[link.at + 2] * 10
                 t0 = now()
                 self.node.step(link.value())
@@ -355,7 +370,7 @@ class SimBoard:
                 self._send_outputs()
                 self._after_step()
                 le.put_i32(buf, 0, waited & 0x3FFFFFFF)
-                link.put(68, elapsed(t1, t0), buf, 0, 4)
+                link.put(REC_DONE, elapsed(t1, t0), buf, 0, 4)
                 waited = 0
                 if not link.more():  # within a batch the host is not waiting: answer at its end
                     link.flush()
@@ -372,11 +387,11 @@ class SimBoard:
         _collect_boot_garbage()
         next_t = ticks_ms()
         while True:
-            while link._ready(0):
+            while link.ready(0):
                 kind = link.read_record()
-                if kind == 70:
-                    can.deliver(link.value(), link.buf, link.length(), link.at + _HDR)
-                elif kind != 84:
+                if kind == REC_FRAME:
+                    can.deliver(link.value(), link.buf, link.length(), link.at + REC_HEADER)
+                elif kind != REC_TICK:
                     link.flush()
                     return
             now = ticks_ms()
@@ -384,13 +399,13 @@ class SimBoard:
                 t0 = time.ticks_us() if hasattr(time, "ticks_us") else 0
                 self.node.step(now & 0x3FFFFFFF)
                 if hasattr(time, "ticks_us"):
-                    self.app.note_loop_time(time.ticks_diff(time.ticks_us(), t0))
+                    self.app.note_loop_time(ticks_diff(time.ticks_us(), t0))
                 self._send_outputs()
                 self._after_step()
                 link.flush()
                 next_t = (next_t + PERIOD_MS) & 0x3FFFFFFF
             else:
-                link._ready(1)
+                link.ready(1)
 
 
 def _minus(a, b):
@@ -407,8 +422,8 @@ def _collect_boot_garbage():
     MicroPython puts a call's frame on the heap when it has more than a few slots (most
     of the step's functions) and frees it on return; gc_alloc searches for room from
     the first free block, so with boot's garbage still allocated each such call scans
-    the whole used heap: the step took ~3x longer (133 us against 43 us) until the
-    first collection, which a loop that allocates nothing never triggers.
+    the whole used heap, which made the step several times slower until the first
+    collection, which a loop that allocates nothing never triggers.
     """
     gc.collect()
 

@@ -1,14 +1,15 @@
-"""Where keigov's firmware, DBCs and bundled scenarios live.
+"""Where keigov's firmware and DBCs live.
 
 In a source checkout (and an editable install of one) they are the repository's own
-folders: firmware/, dbc/, hil/scenarios/. Installed from the wheel they are the package
-data it carries: keigov/_firmware, keigov/_dbc and keigov_hil/scenarios. KEIGOV_ROOT
-names another checkout to use instead.
+folders: firmware/ and dbc/. Installed from the wheel they are the package data it
+carries (keigov/_firmware, keigov/_dbc), found through importlib.resources. KEIGOV_ROOT
+names another checkout to use instead. (The rig's bundled scenarios are keigov_hil's:
+keigov_hil.scenario.SCENARIOS.)
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -23,20 +24,16 @@ def _checkout() -> Path | None:
     return _CHECKOUT if (_CHECKOUT / "firmware" / "core").is_dir() else None
 
 
-def _hil_package() -> Path:
-    """keigov_hil's folder, found without importing it (the rig sits above this module)."""
-    spec = importlib.util.find_spec("keigov_hil")
-    if spec is None or not spec.submodule_search_locations:
-        return _PACKAGE.parent / "keigov_hil"
-    return Path(next(iter(spec.submodule_search_locations)))
+def package_data(name: str) -> Path:
+    """A folder of package data in the installed keigov (installed wheels are folders)."""
+    return Path(str(importlib.resources.files("keigov") / name))
 
 
 ROOT = _checkout()
-FIRMWARE = ROOT / "firmware" if ROOT else _PACKAGE / "_firmware"
-DBC_DIR = ROOT / "dbc" if ROOT else _PACKAGE / "_dbc"
+FIRMWARE = ROOT / "firmware" if ROOT else package_data("_firmware")
+DBC_DIR = ROOT / "dbc" if ROOT else package_data("_dbc")
 KEIGOV_DBC = DBC_DIR / "keigov.dbc"
 KEIGOV_MAP = DBC_DIR / "maps" / "keigov.toml"
-SCENARIOS = (ROOT / "hil" if ROOT else _hil_package()) / "scenarios"
 KEIGOV_TABLES = FIRMWARE / "tables" / "keigov_bus.py"
 # Real recordings with their DBCs (CSS Electronics, MIT): KEIGOV_DATA, else beside the
 # checkout; tests that need them skip when they are absent.

@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from keigov_hil.bus import add_bus_arguments, bus_choice
+from keigov.bus import add_bus_arguments, bus_choice
 from keigov_hil.vboard import VirtualBoard
 
 EPILOG = """\

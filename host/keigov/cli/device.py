@@ -5,20 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from keigov.config import blob as cfgblob
 from keigov.dbc.roles import FLAG_BITS
-from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, event_names, merge_repeated
-from keigov.fwsource import consts
+from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, event_names
 from keigov.link import protocol as P
 from keigov.link.client import DeviceClient, add_port_arguments, open_client
-from keigov.link.messages import Event
-from keigov.zones.projection import Projection
-from keigov.zones.table import read_projection
+from keigov.link.eventlog import Origin, event_records, foreign_origins, has_position, zone_origin
 
-BOOT_REASONS = {0: "stored configuration", 1: "defaults: none stored"}
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
@@ -54,14 +49,6 @@ def _table(rows: list[tuple[str, object]]) -> None:
         print(f"{key:<{width}}  {value}")
 
 
-def boot_reason(code: int) -> str:
-    if code in BOOT_REASONS:
-        return BOOT_REASONS[code]
-    if code >= 0x100:
-        return f"defaults: stored configuration refused ({P.reason_name(code - 0x100)})"
-    return f"defaults (reason {code})"
-
-
 def _info(args: argparse.Namespace) -> int:
     with open_client(args) as client:
         info = client.info()
@@ -77,7 +64,7 @@ def _info(args: argparse.Namespace) -> int:
         ("configuration", f"version {info.config_version}, {info.config_length} bytes, slot "
                           f"{'AB'[info.config_slot]}, MAC {info.config_hash}" if info.config_slot is not None
                           else "none installed"),
-        ("running", f"version {info.running_version}" if info.running_version else boot_reason(info.boot_reason)),
+        ("running", f"version {info.running_version}" if info.running_version else P.boot_reason(info.boot_reason)),
     ])
     return 0
 
@@ -115,32 +102,6 @@ def status_rows(status: dict[str, int]) -> list[tuple[str, object]]:
     return rows + [(k, v) for k, v in status.items() if k not in shown]
 
 
-FLAG_POSITION = consts("core/evstore.py")["FLAG_POSITION"]
-ORIGIN_MASK = 0x7F     # flags bits 1-7: the low bits of the version whose zones' origin a position uses
-
-
-@dataclass(frozen=True)
-class Origin:
-    """What event positions are converted with: a configuration's zone projection, and
-    the low bits of its version that the device stamps on each event (flags bits 1-7)."""
-
-    projection: Projection
-    version: int
-
-    @property
-    def tag(self) -> int:
-        return self.version & ORIGIN_MASK
-
-
-def zone_origin(data: bytes, where: str) -> Origin | None:
-    """The origin of a configuration's zones (None without zones): the device gives event
-    positions in decimetres east/north of it."""
-    blob = cfgblob.parse(data, where)
-    if blob.zones is None:
-        return None
-    return Origin(read_projection(blob.zones, f"{where}: zones section"), blob.version)
-
-
 def _events_origin(args: argparse.Namespace, client: DeviceClient) -> Origin | None:
     if args.config is not None:
         return zone_origin(cfgblob.read_blob(args.config), str(args.config))
@@ -153,26 +114,14 @@ def _events_origin(args: argparse.Namespace, client: DeviceClient) -> Origin | N
     return zone_origin(client.config_pull(), args.port)
 
 
-def _event_record(e: Event, name: str, origin: Origin | None) -> dict[str, object]:
-    record: dict[str, object] = {k: v for k, v in asdict(e).items() if k not in ("x", "y")}
-    known = bool(e.flags & FLAG_POSITION)
-    record |= {"name": name, "x_dm": e.x if known else None, "y_dm": e.y if known else None,
-               "origin_tag": e.flags >> 1 if known else None, "position": None}
-    if known and origin is not None and e.flags >> 1 == origin.tag:
-        record["position"] = origin.projection.position(e.x, e.y)
-    return record
-
-
 def _events(args: argparse.Namespace) -> int:
     names = event_names()
     with open_client(args) as client:
         events = list(client.events(args.since))
-        located = any(e.flags & FLAG_POSITION for e in events)
+        located = any(map(has_position, events))
         origin = _events_origin(args, client) if located else None
-    records = merge_repeated([_event_record(e, names.get(e.code, f"code_{e.code}"), origin) for e in events],
-                             lambda r: r["time_ms"] / 1000)
-    # Positions taken under another configuration's zones: this one's origin is not theirs.
-    foreign = sorted({int(e.flags) >> 1 for e in events if e.flags & FLAG_POSITION} - {origin.tag}) if origin else []
+    records = event_records(events, names, origin)
+    foreign = foreign_origins(events, origin)
     if origin is not None and foreign:
         print(f"note: events recorded under configuration version {' or '.join(map(str, foreign))} (mod 128) keep "
               f"their positions in decimetres: {args.config or args.port} has version {origin.version}, whose zones "

@@ -10,8 +10,8 @@ from keigov.dbc.smap import map_path
 from keigov.errors import InputError
 from keigov.report.junit import write_junit
 from keigov.report.table import format_table
-from keigov_hil.bus import add_bus_arguments
-from keigov_hil.runtimes import DEFAULT_RUNTIME, RUNTIMES, get_runtime
+from keigov.bus import add_bus_arguments
+from keigov.simboard.runtimes import DEFAULT_RUNTIME, RUNTIMES, get_runtime
 
 EPILOG = """\
 LOG is a file (.asc .blf .csv .db .log .mf4 .trc, each also .gz but .db) or a directory
@@ -65,49 +65,27 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from keigov.config.source import read_settings
     from keigov.replay import fleet
     from keigov.replay.drive import drives_from_arguments
-    from keigov.replay.gnss import FixTimeline
-    from keigov.replay.rules import load_rules
+    from keigov.replay.plan import plan_replay
     from keigov.replay.runner import RunOptions
-    from keigov.replay.track import read_track
-    from keigov.replay.vehicle import VehicleSpec, build_vehicle
-    from keigov_hil.scenario import read_zones
 
     if args.jobs < 1:
         raise InputError(f"--jobs {args.jobs}: give at least 1")
-    if args.assume_pedal is not None and not 0 <= args.assume_pedal <= 100:
-        raise InputError(f"--assume-pedal {args.assume_pedal}: a percentage 0..100")
     drives = drives_from_arguments(args.logs, args.merge)
-    params, named = read_settings(args.config) if args.config else ({}, None)
-    zones, zone_table = None, None
-    if args.zones:
-        if named is not None:
-            raise InputError("give the zones once: --zones, or zones in the configuration", where=named.where)
-        if not args.zones.is_file():
-            raise InputError("no such file", where=str(args.zones))
-        zones = read_zones(args.zones, "--zones")
-    elif named is not None and named.geojson:
-        zones = read_zones(named.path, named.where)
-    elif named is not None:
-        zone_table = named.path.read_bytes()    # compiled beforehand: installed, but no geometry to draw or check
-    if zones is not None:
-        zone_table = zones.table.blob
-    rules = load_rules(args.rules, params, zones)
-    spec = VehicleSpec(args.map, tuple(args.dbc), args.gnss, args.assume_pedal)
-    vehicle = build_vehicle(spec)           # map, DBC and pedal problems fail here, before any drive
-    for note in vehicle.notes:
+    plan = plan_replay(map_path=args.map, dbcs=tuple(args.dbc), config=args.config, zones=args.zones,
+                       rules=args.rules, gnss=args.gnss, assume_pedal=args.assume_pedal)
+    for note in plan.vehicle.notes:
         print(f"note: {note}", file=sys.stderr)
-    track = FixTimeline(read_track(args.gnss).fixes) if args.gnss else None
     channels = frozenset(args.log_channel) if args.log_channel else None
     if args.realtime:
         from keigov.replay.realtime import play_realtime
 
-        return play_realtime(drives, vehicle, rules, args, channels, track)
-    opts = RunOptions(get_runtime(args.runtime), params, zone_table, channels)
+        return play_realtime(drives, plan.vehicle, plan.rules, args, channels, plan.track)
+    opts = RunOptions(get_runtime(args.runtime), plan.params, plan.zone_table, channels)
     out = args.out
-    jobs = [fleet.Job(d, spec, rules, opts, track, out if len(drives) == 1 else out / d.name, not args.no_plot)
+    jobs = [fleet.Job(d, plan.spec, plan.rules, opts, plan.track, out if len(drives) == 1 else out / d.name,
+                      not args.no_plot)
             for d in drives]
     results = fleet.run_jobs(jobs, args.jobs, progress=sys.stderr.isatty())
     color = sys.stdout.isatty()

@@ -5,7 +5,7 @@ ALGO_*) with its parameters. The built-in names cover the common cases; a map ad
 own under [checksums.NAME] (any CRC-8 by polynomial, init and final xor; XOR; additive
 sum; with or without the id's low byte as a data id). An algorithm that parameters cannot
 express (a vehicle's own arithmetic) is one function in firmware/core/checksums.py and
-one in keigov.e2e, registered under a new ALGORITHMS name; docs/signal-map.md says how.
+one in keigov.dbc.e2e, registered under a new ALGORITHMS name; docs/signal-map.md says how.
 
 Table columns (CHECKSUM_*) list the schemes a table uses; RX/TX_CHECKSUM_KIND index them.
 Index 0 is always "none" and 1 always "crc8_j1850_id", the keigov bus scheme, so that

@@ -5,8 +5,8 @@ packs through bitstruct formats on every call: 15-37 us a frame, most of what th
 spent on its vehicle's frames. Here each message is compiled once into one record per
 signal; packing is then one loop over the records and two integers (Intel signals are
 contiguous bits of the payload read as a little-endian integer, Motorola signals of it
-read as a big-endian integer, as in core/dbcdecode.py). The loop also becomes one
-straight-line function per message with the numbers in place (as core/dbcspecialize.py
+read as a big-endian integer, as in keigov.dbc.decode). The loop also becomes one
+straight-line function per message with the numbers in place (as keigov.dbc.specialize
 does for decoding): it returns None for anything it does not accept, and the loop then
 raises the error, so both always agree.
 
@@ -16,7 +16,7 @@ arithmetic written out in the function), the range check is strict mode's (minim
 and maximum with its tolerance of a millionth of the scale, skipped for a raw value in
 the value table). Multiplexed, container and float messages are not compiled (the
 rig's bus has none): MessagePacker refuses them. Decoding needs nothing new: the
-generated tables' decode() (core/dbcdecode.py) is already specialized per message.
+generated tables' decode() (keigov.dbc.decode) is already specialized per message.
 tests/test_dbc_packer.py checks the payloads byte for byte against cantools.
 """
 
@@ -28,7 +28,7 @@ from typing import NamedTuple
 from cantools.database.can import Message
 from cantools.database.conversion import IdentityConversion, LinearConversion
 
-from keigov.e2e import FramePacker, checksum_function
+from keigov.dbc.e2e import FramePacker, checksum_function
 
 
 class _Field(NamedTuple):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import asdict, dataclass
 
-from keigov.link.protocol import REASONS, STATES, STATUS_FIELDS, reason_name
+from keigov.firmware_params import STATE_NAMES
+from keigov.link.protocol import REASONS, STATUS_FIELDS, reason_name
 
 EVENT_RECORD = struct.Struct("<IBBiiii")
 
@@ -62,7 +63,7 @@ def decode_status(p: bytes) -> dict[str, int]:
     values = struct.unpack_from(f"<{p[0]}i", p, 1)
     names = list(STATUS_FIELDS) + [f"field_{i}" for i in range(len(STATUS_FIELDS), p[0])]
     out = dict(zip(names, values))
-    out["state_name"] = STATES.get(out.get("state", -1), "?")  # type: ignore[assignment]
+    out["state_name"] = STATE_NAMES.get(out.get("state", -1), "?")  # type: ignore[assignment]
     return out
 
 

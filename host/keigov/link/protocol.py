@@ -74,7 +74,6 @@ STATUS_FIELDS = (
     "config_version", "events_next", "link_frames", "link_bad_crc", "link_bad_frame", "link_oversized",
     "kept", "last_fault_ms", "last_fault_flags", "last_lockout_ms", "last_lockout_zone",
 )
-STATES = {0: "INIT", 1: "NORMAL", 2: "LIMITING", 3: "FAULT", 4: "LOCKOUT"}
 
 
 def status_name(code: int) -> str:
@@ -83,3 +82,14 @@ def status_name(code: int) -> str:
 
 def reason_name(code: int) -> str:
     return REASONS.get(code, (f"reason_{code}", ""))[0]
+
+
+BOOT_REASONS = {0: "stored configuration", 1: "defaults: none stored"}
+
+
+def boot_reason(code: int) -> str:
+    if code in BOOT_REASONS:
+        return BOOT_REASONS[code]
+    if code >= 0x100:
+        return f"defaults: stored configuration refused ({reason_name(code - 0x100)})"
+    return f"defaults (reason {code})"

@@ -7,7 +7,7 @@
     gnss       fixes from the log's own frames or a track, resampled into the governor's frames
     runner     the open loop: frames to the device in virtual time, its outputs recorded
     realtime   the log played onto a real bus at recorded timing, the board's answers recorded
-    rules      the rules file and its checks (a registry like keigov_hil.checks)
+    rules      the rules file and its checks (a registry like keigov.checks.kinds)
     outputs    timeline.csv, events.json, track.csv, summary.json, report.png
     fleet      many drives in parallel and the fleet table
 

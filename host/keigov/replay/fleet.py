@@ -111,7 +111,6 @@ def fleet_rows(results: list[RunResult]) -> list[dict]:
     rows = []
     for r in results:
         e = r.extra
-        failed = sum(c.verdict == FAIL for c in r.checks)
         rows.append({
             "drive": r.scenario, "start_utc": e.get("start_utc", ""),
             "minutes": round(r.sim_seconds / 60, 2), "km": e.get("distance_km", 0.0),

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 
 from keigov.replay.track import DEFAULT_HDOP, DEFAULT_SATELLITES, with_motion
-from keigov_hil.gnss import GnssFix
+from keigov.gnss import GnssFix
 
 MAX_GAP_S = 2.5          # a 1 Hz receiver may miss a fix; a longer gap is an outage
 

@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import IO, Any
 
 from keigov.errors import EnvironmentProblem
-from keigov.replay.formats import EXTENDED, Frame, LogDamage, ReadStats, Selection, register
+from keigov.replay.frames import EXTENDED, Frame, LogDamage, ReadStats, Selection, register
 
 CHUNK = 200_000          # records per asammdf call: ~20 MB of columns for 8-byte frames
 

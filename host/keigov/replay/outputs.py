@@ -1,6 +1,6 @@
 """A replayed drive's outputs: the timeline, events and track, checked and written to DIR.
 
-    timeline.csv   one row per 10 ms period, the columns of `keigov sim` (keigov_hil.timeline):
+    timeline.csv   one row per 10 ms period, the columns of `keigov sim` (keigov.timeline):
                    the recorded speed and pedal beside the governor's command as its frames
                    showed it; grade is unknown (nan), the applied torque is what a motor
                    controller obeying the command would have applied, min(pedal, limit),
@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keigov.fileio import write_atomic
-from keigov.firmware_params import event_names, merge_repeated, occurrences
-from keigov.fwsource import consts
+from keigov.firmware_params import STATE_NAMES, consts, event_names, merge_repeated, occurrences
 from keigov.report.plot import Timeline as PlotTimeline, plot_timeline
 from keigov.report.results import RunResult
 from keigov.report.summary import write_summary
@@ -36,17 +35,15 @@ from keigov.replay.rules import Rules, run_rules
 from keigov.replay.runner import ReplayRun
 from keigov.replay.sides import PERIOD_MS
 from keigov.replay.vehicle import Vehicle
-from keigov_hil.ecus import STATE_NAMES
-from keigov_hil.scenario import ScenarioZones
-from keigov_hil.session import MAP_EVENTS
-from keigov_hil.timeline import Timeline
+from keigov.zones.checked import CompiledZones
+from keigov.timeline import Timeline
 
 TRACK_COLUMNS = ("t_s", "lat_deg", "lon_deg", "speed_kph", "fix_type", "state", "zone")
 
 
 @dataclass
 class ReplayData:
-    """What the checks read (as keigov_hil.checks reads a scenario run's data)."""
+    """What the checks read (as keigov.checks.kinds reads a scenario run's data)."""
 
     timeline: Timeline
     events: list[dict]
@@ -98,7 +95,7 @@ def build_timeline(run: ReplayRun) -> Timeline:
     return timeline
 
 
-def build_events(run: ReplayRun, vehicle: Vehicle, timeline: Timeline, zones: ScenarioZones | None) -> list[dict]:
+def build_events(run: ReplayRun, vehicle: Vehicle, timeline: Timeline, zones: CompiledZones | None) -> list[dict]:
     """The device's events with odometer, speed and position: where the device put itself
     (through the zone table's origin) where it says, else the GNSS fix at the time."""
     names = event_names()
@@ -141,9 +138,9 @@ def _track_csv(run: ReplayRun, timeline: Timeline) -> str:
     return buf.getvalue()
 
 
-def _plot_map(run: ReplayRun, timeline: Timeline, events: list[dict], zones: ScenarioZones, out: Path) -> None:
+def _plot_map(run: ReplayRun, timeline: Timeline, events: list[dict], zones: CompiledZones, out: Path) -> None:
     """The zones, the drive coloured by governor state, the geofence's events where they happened."""
-    from keigov.report.trackmap import plot_track_map
+    from keigov.report.trackmap import MAP_EVENTS, plot_track_map
 
     known = [i for i, lat in enumerate(timeline.column("lat")) if not math.isnan(lat)]
     if len(known) < 2:

@@ -24,7 +24,7 @@ from keigov.errors import InputError
 from keigov.firmware_params import event_names
 from keigov.replay.drive import Drive
 from keigov.replay.fleet import exit_status, format_fleet, print_errors, write_fleet
-from keigov.replay.formats import Selection
+from keigov.replay.frames import Selection
 from keigov.replay.gnss import FixTimeline
 from keigov.replay.outputs import finish_drive
 from keigov.replay.rules import Rules
@@ -33,8 +33,8 @@ from keigov.replay.sides import PERIOD_MS, InputSide, OutputSide, period_of
 from keigov.replay.vehicle import HostView, Vehicle
 from keigov.report.junit import write_junit
 from keigov.report.table import format_table
-from keigov_hil.bus import bus_choice, open_bus
-from keigov_hil.device import DeviceEvent
+from keigov.bus import IN_PROCESS, bus_choice, open_bus
+from keigov.simboard.process import DeviceEvent
 
 _SKIP_GAPS_S = 60.0          # as can.player: a longer pause in the log is not waited out
 
@@ -131,7 +131,7 @@ def play_realtime(drives: list[Drive], vehicle: Vehicle, rules: Rules, args: arg
                   channels: frozenset[str] | None, track: FixTimeline | None) -> int:
     """`keigov replay --realtime`: each drive in turn onto the bus, then the usual outputs."""
     interface, channel, options = bus_choice(args)
-    if interface == "virtual" and not channel:
+    if interface in IN_PROCESS and not channel:
         raise InputError("--realtime plays onto a board's bus: give --interface and --channel (e.g. socketcan can0)")
     view = HostView(vehicle)
     label = f"board on {interface}:{channel}"

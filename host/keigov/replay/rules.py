@@ -5,7 +5,7 @@
     kind = "torque_limited"     # a kind from REPLAY_CHECKS, with its parameters
     within_ms = 200
 
-Kinds live in a registry like keigov_hil.checks (the same CheckRegistry: declared
+Kinds live in a registry like keigov.checks.kinds (the same CheckRegistry: declared
 parameters, validated keys, one measured value and a verdict each). The replay takes
 `never_state`, `event`, `flag` and `peak_over_cap` from the scenario checks, which read
 the same timeline and events, and adds the kinds below. Without a rules file a drive is
@@ -21,10 +21,12 @@ from typing import Any
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, occurrences, params
 from keigov.report.results import CheckResult, judge
-from keigov_hil.checks import CHECKS, CheckRegistry
-from keigov_hil.zonechecks import entered
-from keigov_hil.scenario import CheckSpec, ScenarioZones
-from keigov_hil.schema import Field, load_toml, validate
+from keigov.checks.registry import CheckRegistry
+from keigov.checks.kinds import CHECKS
+from keigov.checks.zones import entered
+from keigov.zones.checked import CompiledZones
+from keigov.checks.registry import CheckSpec
+from keigov.schema import Field, load_toml, validate
 
 # Scenario kinds that judge the governor alone (not how the vehicle responds, which a
 # recording cannot show: overshoot, stabilised speed, lockout speed, decelerations).
@@ -53,8 +55,9 @@ class Rules:
     firmware_config: dict[str, int]
     checks: list[CheckSpec]
     cap_override_kph: float | None = None
-    zones: ScenarioZones | None = None               # --zones: the zone checks' geometry
+    zones: CompiledZones | None = None               # --zones: the zone checks' geometry
     faults: list = field(default_factory=list)       # a replay injects none
+    outages: list = field(default_factory=list)      # nor GNSS outages
     # The zone checks allow one GNSS cycle of error: the governor's GNSS messages come at 10 Hz.
     gnss: dict[str, float] = field(default_factory=lambda: {"rate_hz": 10.0})
 
@@ -72,7 +75,7 @@ class Rules:
         return self.firmware_value("limp_ckph") / CKPH_PER_KPH
 
 
-def load_rules(path: Path | None, firmware_config: dict[str, int], zones: ScenarioZones | None = None) -> Rules:
+def load_rules(path: Path | None, firmware_config: dict[str, int], zones: CompiledZones | None = None) -> Rules:
     """The rules file (or the defaults); every key checked, errors name file and key. A
     check naming a zone must name one of `zones`."""
     if path is None:
@@ -98,7 +101,7 @@ def load_rules(path: Path | None, firmware_config: dict[str, int], zones: Scenar
     return Rules(path, firmware_config, specs, top["cap_kph"], zones)
 
 
-def _lockout_defaults(zones: ScenarioZones) -> list[dict[str, Any]]:
+def _lockout_defaults(zones: CompiledZones) -> list[dict[str, Any]]:
     """With zones and no rules file: each named lockout zone the drive enters must be
     locked out within LOCKOUT_WITHIN_M of its boundary (`lockout_distance`)."""
     return [{"kind": "lockout_distance"}]

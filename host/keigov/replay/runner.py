@@ -15,7 +15,6 @@ they come; each answer belongs to the period of the next D.
 
 from __future__ import annotations
 
-import struct
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -25,19 +24,18 @@ from keigov.config import simdevice
 from keigov.errors import EnvironmentProblem, InputError
 from keigov.fileio import write_atomic
 from keigov.replay.drive import Drive, DriveReader, FileReport
-from keigov.replay.formats import Selection
+from keigov.replay.frames import Selection
 from keigov.replay.gnss import FixAssembler, FixTimeline
 from keigov.replay.progress import Progress
-from keigov.replay.sides import FRAME, PERIOD_MS, TICK, Inputs, InputSide, Outputs, OutputSide, decode, period_of
+from keigov.replay.sides import PERIOD_MS, Inputs, InputSide, Outputs, OutputSide, decode, period_of
 from keigov.replay.supplied import Supplier
 from keigov.replay.vehicle import TABLE_MODULE, HostView, Vehicle
-from keigov_hil.device import DeviceProcess
-from keigov_hil.runtimes import Runtime
+from keigov.simboard import records as rec
+from keigov.simboard.process import DeviceProcess
+from keigov.simboard.runtimes import Runtime
 
 CHUNK_PERIODS = 50          # periods per write to the device (0.5 s of drive)
 DEVICE_QUEUE = 64           # frames the sim board's CAN receive ring holds per period
-_HDR = struct.Struct("<BBxxI")
-_TIME_MASK = 0x3FFFFFFF
 
 
 @dataclass
@@ -164,7 +162,7 @@ def _utc(t: float) -> str:
 
 def _loop(opened: OpenedDrive, view: HostView, vehicle: Vehicle, device: DeviceProcess, progress: Progress
           ) -> tuple[Inputs, OutputSide, int, FixAssembler, int]:
-    pack = _HDR.pack
+    frame, tick = rec.frame, rec.tick
     reader, start = opened.reader, opened.start
     inputs = InputSide(view, vehicle, opened.supplier)
     outputs = OutputSide(view)
@@ -176,11 +174,11 @@ def _loop(opened: OpenedDrive, view: HostView, vehicle: Vehicle, device: DeviceP
     def close_period() -> None:
         nonlocal k, in_period, overflow
         for fid, data in inputs.close(k, start + k * PERIOD_MS / 1000):
-            chunk.append(pack(FRAME, len(data), fid) + data)
+            chunk.append(frame(fid, data))
             in_period += 1
         overflow += max(in_period - DEVICE_QUEUE, 0)
         in_period = 0
-        chunk.append(pack(TICK, 0, (k * PERIOD_MS) & _TIME_MASK))
+        chunk.append(tick(k * PERIOD_MS))
         k += 1
         if k % CHUNK_PERIODS == 0:
             outputs.take(device.pump(chunk))
@@ -192,7 +190,7 @@ def _loop(opened: OpenedDrive, view: HostView, vehicle: Vehicle, device: DeviceP
         period = period_of(t, start)
         while k < period:
             close_period()
-        chunk.append(pack(FRAME, len(data), fid) + data)
+        chunk.append(frame(fid, data))
         in_period += 1
         inputs.frame(t, fid, data)
     last = period_of(reader.end if reader.end is not None else start, start)

@@ -21,10 +21,10 @@ from keigov.dbc.roles import FLAG_BITS
 from keigov.replay.gnss import FixAssembler
 from keigov.replay.supplied import GNSS_PERIODS, Supplier
 from keigov.replay.vehicle import GNSS_ROLES, SPEED_ROLES, HostView, RoleSignal, Vehicle
-from keigov_hil.device import DeviceEvent
+from keigov.simboard import records as rec
+from keigov.simboard.process import DeviceEvent
 
 PERIOD_MS = 10
-FRAME, TICK, EVENT, DONE = 70, 84, 69, 68          # sim-board record kinds (firmware/boards/sim.py)
 _WHEELS = ("wheel_speed_fl", "wheel_speed_fr", "wheel_speed_rl", "wheel_speed_rr")
 
 
@@ -170,11 +170,11 @@ class OutputSide:
     def take(self, records: list[tuple[int, int, bytes]]) -> None:
         """The sim board's records: its frames and events, then D closing each period."""
         for kind, value, payload in records:
-            if kind == DONE:
+            if kind == rec.DONE:
                 self.period_done(value)
-            elif kind == FRAME:
+            elif kind == rec.FRAME:
                 self.frame(value, payload)
-            elif kind == EVENT:
+            elif kind == rec.EVENT:
                 self.out.events.append(DeviceEvent.from_record(value, payload))
 
     def frame(self, fid: int, payload: bytes) -> None:

@@ -1,5 +1,5 @@
 """Inputs the host supplies on the governor's own messages (dbc/keigov.dbc), packed with
-counters and checksums as their senders would (keigov.e2e.FramePacker).
+counters and checksums as their senders would (keigov.dbc.e2e.FramePacker).
 
 GNSS: GNSS_FIX_LAT, GNSS_FIX_LON (the same counter: the device pairs them by it) and
 GNSS_VELOCITY every 100 ms, their cycle time, from the fix timeline at that moment
@@ -10,9 +10,9 @@ DRIVER_INPUTS every 20 ms with a constant demand and the brake released.
 from __future__ import annotations
 
 from keigov import paths
-from keigov.e2e import FramePacker
+from keigov.dbc.e2e import FramePacker
 from keigov.replay.gnss import FixTimeline
-from keigov_hil.ecus import PAIRED_WITH_LAT, gnss_messages
+from keigov.gnss import PAIRED_WITH_LAT, gnss_messages
 
 GNSS_PERIODS = 10        # control periods (10 ms) per GNSS message cycle
 PEDAL_PERIODS = 2

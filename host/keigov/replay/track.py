@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from keigov.errors import InputError
-from keigov_hil.gnss import GnssFix, haversine_m, initial_bearing_deg
+from keigov.gnss import GnssFix, haversine_m, initial_bearing_deg
 
 DEFAULT_SATELLITES = 10      # a track that does not say: a good fix, as a logger keeps only those
 DEFAULT_HDOP = 1.0

@@ -17,8 +17,9 @@ from typing import Any
 
 from keigov.errors import InputError
 from keigov.fileio import write_atomic
+from keigov.firmware_params import STATE_NAMES
 
-STATES = ("INIT", "NORMAL", "LIMITING", "FAULT", "LOCKOUT")
+STATES = tuple(STATE_NAMES.values())     # the state lanes, in the firmware's order
 STATE_COLOURS = {
     "INIT": "#9e9e9e",
     "NORMAL": "#2e7d32",

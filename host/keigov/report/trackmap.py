@@ -36,6 +36,10 @@ from keigov.report.plot import STATE_COLOURS
 from keigov.zones import Zones
 from keigov.zones.shapes import ZoneMap, ZoneShape, zone_map
 
+# Events pinned on the map where they happened.
+MAP_EVENTS = ("lockout_engaged", "lockout_cleared", "zone_tightened", "zone_relaxed", "gnss_hold", "gnss_fallback",
+              "gnss_regained", "gnss_jump", "gnss_reanchored")
+
 _UNKNOWN = "#9e9e9e"
 _LOCKOUT_FILL = "#e53935"
 _MARGIN_M = 60.0

@@ -1,7 +1,7 @@
 """The firmware as a child process, spoken to in sim-board records over its stdio.
 
 Lock-step: `begin_step(t_ms, records)` hands the device every frame that reached it since
-the last period (as `frame_record`s) and starts exactly one control period, all in one B
+the last period (as `records.frame`s) and starts exactly one control period, all in one B
 record (the device reads a period in two reads); `end_step()` returns what the device
 sent in its oldest period not yet collected, the events it recorded and how long its
 step took. The device runs periods in order, so a caller may start period k before
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import select
-import struct
 import subprocess
 import tempfile
 import time
@@ -24,12 +23,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from keigov.errors import KeigovError
-from keigov_hil.runtimes import Runtime
+from keigov.simboard import records as rec
+from keigov.simboard.runtimes import Runtime
 
-_FRAME, _TICK, _QUIT, _EVENT, _DONE, _BATCH = 70, 84, 81, 69, 68, 66
-BATCH_BYTES = 8192          # the sim board's batch buffer (firmware/boards/sim.py _BATCH)
-_HDR = struct.Struct("<BBxxI")
-_TICK_HDR = struct.Struct("<BBBxI")     # T: byte 2 = the device's polling budget in 10 us
+_HDR = rec.HEADER
 _POLL_S = 500e-6                        # polling budget of both ends on a quiet machine
 _SAMPLE_EVERY = 8                       # periods between looks at the machine's run queue
 
@@ -37,11 +34,11 @@ _SAMPLE_EVERY = 8                       # periods between looks at the machine's
 class Contention:
     """Whether other processes want the cores, from the kernel's count of runnable tasks.
 
-    Both ends of the link poll before blocking, because a process wake-up costs ~40 us on
-    these VMs and a period's exchange only a few. That pays while the rig and the device
-    have a core each; with a third runnable process on a 2-core machine a poller holds a
-    core the other end needs, and each end waits for the other's time slice (a run went
-    from 65x to 14x real time). /proc/loadavg counts the tasks that are running or ready
+    Both ends of the link poll before blocking, because a process wake-up costs more than
+    a period's exchange. That pays while the rig and the device have a core each; with a
+    third runnable process on a 2-core machine a poller holds a core the other end needs,
+    and each end waits for the other's time slice (a run's real-time factor falls several
+    fold: docs/benchmarks.md). /proc/loadavg counts the tasks that are running or ready
     to run; sampled while the rig and the device both run, any more means contention.
     Without /proc (not Linux) the machine counts as quiet.
     """
@@ -81,13 +78,7 @@ class DeviceEvent:
 
     @classmethod
     def from_record(cls, t_ms: int, payload: bytes) -> DeviceEvent:
-        """An E record's payload: code u8, value i32 (then flags u8, x i32, y i32)."""
-        code, value = struct.unpack_from("<Bi", payload)
-        position = None
-        if len(payload) >= 14:
-            flags, x, y = struct.unpack_from("<Bii", payload, 5)
-            position = (x, y) if flags & 1 else None
-        return cls(t_ms, code, value, position)
+        return cls(t_ms, *rec.event_fields(payload))
 
 
 class StepOutput(NamedTuple):
@@ -142,15 +133,11 @@ class DeviceProcess:
         except BrokenPipeError:
             self._crashed()
 
-    @staticmethod
-    def frame_record(frame_id: int, data: bytes | bytearray, extended: bool = False) -> bytes:
-        return _HDR.pack(_FRAME, len(data), frame_id | (0x20000000 if extended else 0)) + data
-
     def begin_step(self, t_ms: int, records: list[bytes]) -> None:
         """The period's frame records and its T record, in B records the device reads whole
         (`records` is the caller's: the T record is appended to it)."""
-        records.append(_TICK_HDR.pack(_TICK, 0, round(self._poll_s * 1e5), t_ms & 0x3FFFFFFF))
-        self.send(b"".join(_batches(records)))
+        records.append(rec.tick(t_ms, round(self._poll_s * 1e5)))
+        self.send(b"".join(rec.batches(records)))
 
     def end_step(self) -> StepOutput:
         frames: list[tuple[int, bytes]] = []
@@ -165,11 +152,11 @@ class DeviceProcess:
             pos = start + n
             while len(buf) < pos:
                 self._fill(block=True)
-            if kind == _FRAME:
+            if kind == rec.FRAME:
                 frames.append((value, bytes(buf[start:pos])))
-            elif kind == _EVENT:
+            elif kind == rec.EVENT:
                 events.append(DeviceEvent.from_record(value, bytes(buf[start:pos])))
-            elif kind == _DONE:
+            elif kind == rec.DONE:
                 wait_us = int.from_bytes(buf[start:start + 4], "little") if n >= 4 else 0
                 del buf[:pos]
                 self._periods += 1
@@ -203,7 +190,7 @@ class DeviceProcess:
         that neither pipe fills up and stalls both sides. Returns the records read so far."""
         assert self.proc and self.proc.stdin and self.proc.stdout
         out_fd, in_fd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
-        view = memoryview(b"".join(_batches(records)))
+        view = memoryview(b"".join(rec.batches(records)))
         os.set_blocking(in_fd, False)
         try:
             while view:
@@ -267,7 +254,7 @@ class DeviceProcess:
         if self.proc.poll() is None:
             try:
                 assert self.proc.stdin
-                self.proc.stdin.write(_HDR.pack(_QUIT, 0, 0))
+                self.proc.stdin.write(rec.quit_record())
                 self.proc.stdin.close()
             except (BrokenPipeError, OSError):
                 pass
@@ -278,21 +265,3 @@ class DeviceProcess:
                 self.proc.wait()
         self.proc = None
 
-
-def _batches(records: list[bytes]) -> list[bytes]:
-    """The records behind B headers, each batch at most BATCH_BYTES of whole records."""
-    total = sum(map(len, records))
-    if total <= BATCH_BYTES:     # a lock-step period: one batch
-        return [_HDR.pack(_BATCH, 0, total), *records] if records else []
-    out: list[bytes] = []
-    start = size = 0
-    for i, record in enumerate(records):
-        if size + len(record) > BATCH_BYTES:
-            out.append(_HDR.pack(_BATCH, 0, size))
-            out.extend(records[start:i])
-            start, size = i, 0
-        size += len(record)
-    if size:
-        out.append(_HDR.pack(_BATCH, 0, size))
-        out.extend(records[start:])
-    return out

@@ -1,6 +1,6 @@
 """Checks of the geofence: where a zone applied and released against its drawn geometry, the
-lockout speed, the limit ramp, GNSS hold and fallback timing. Registered in hil/checks.py's
-registry like every other kind.
+lockout speed, the limit ramp, GNSS hold and fallback timing (ZONE_CHECKS, part of
+keigov.checks.kinds.CHECKS).
 
 The geometry is the oracle's (keigov.zones.shapes: shapely on the drawn GeoJSON) and the
 vehicle's position the route's (the timeline's lat/lon, not what the GNSS reported), so
@@ -17,14 +17,16 @@ from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH
 from keigov.report.results import FAIL, CheckResult, judge
 from keigov.zones.shapes import ZoneMap, ZoneShape
-from keigov_hil.checks import check
-from keigov_hil.ecus import STATUS_FLAGS
-from keigov_hil.scenario import Scenario
-from keigov_hil.schema import Field
+from keigov.checks.registry import CheckContext, CheckRegistry
+from keigov.firmware_params import STATUS_FLAGS
+from keigov.schema import Field
 
 _HOLD = 1 << STATUS_FLAGS.index("ZONE_HOLD")
 _FALLBACK = 1 << STATUS_FLAGS.index("ZONE_FALLBACK")
 _LIMIT_QUANTUM_KPH = 0.1      # SPEED_LIMIT's resolution on the bus
+
+ZONE_CHECKS = CheckRegistry()
+check = ZONE_CHECKS.check
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Track:
     limit: list[float]
 
 
-def _zone_map(sc: Scenario) -> ZoneMap:
+def _zone_map(sc: CheckContext) -> ZoneMap:
     if sc.zones is None:
         raise InputError("a zone check needs zones: set 'scenario.zones'", where=str(sc.path))
     return sc.zones.map
@@ -57,7 +59,7 @@ def _track(data: Any, zmap: ZoneMap) -> Track:
                  tl.column("flags"), tl.column("limit_kph"))
 
 
-def _zone(sc: Scenario, zmap: ZoneMap, name: str) -> ZoneShape:
+def _zone(sc: CheckContext, zmap: ZoneMap, name: str) -> ZoneShape:
     zone = zmap.by_name(name)
     if zone is None:
         raise InputError(f"no zone named {name!r} in {sc.zones.path if sc.zones else 'the scenario'}",
@@ -65,7 +67,7 @@ def _zone(sc: Scenario, zmap: ZoneMap, name: str) -> ZoneShape:
     return zone
 
 
-def _inside(sc: Scenario, zone: ZoneShape, tr: Track) -> list[bool]:
+def _inside(sc: CheckContext, zone: ZoneShape, tr: Track) -> list[bool]:
     """Per period: the vehicle truly inside the zone (heading matched; unknown when slow)."""
     import shapely
 
@@ -75,7 +77,7 @@ def _inside(sc: Scenario, zone: ZoneShape, tr: Track) -> list[bool]:
             for c, x, y, h, v in zip(covered, tr.x, tr.y, tr.heading, tr.speed)]
 
 
-def _pass_through(data: Any, sc: Scenario, name: str) -> tuple[ZoneMap, ZoneShape, Track, list[bool]]:
+def _pass_through(data: Any, sc: CheckContext, name: str) -> tuple[ZoneMap, ZoneShape, Track, list[bool]]:
     """The zone named by a check, the track, and per period whether the vehicle was in it."""
     zmap = _zone_map(sc)
     zone = _zone(sc, zmap, name)
@@ -83,12 +85,12 @@ def _pass_through(data: Any, sc: Scenario, name: str) -> tuple[ZoneMap, ZoneShap
     return zmap, zone, tr, _inside(sc, zone, tr)
 
 
-def entered(data: Any, sc: Scenario, name: str) -> bool:
+def entered(data: Any, sc: CheckContext, name: str) -> bool:
     """Whether the vehicle was ever inside the named zone (for checks over every zone)."""
     return any(_pass_through(data, sc, name)[3])
 
 
-def entry_and_exit(data: Any, sc: Scenario, name: str) -> tuple[int | None, int | None]:
+def entry_and_exit(data: Any, sc: CheckContext, name: str) -> tuple[int | None, int | None]:
     """The rows where the vehicle first truly entered the named zone and then first left it
     (None for never)."""
     inside = _pass_through(data, sc, name)[3]
@@ -98,7 +100,7 @@ def entry_and_exit(data: Any, sc: Scenario, name: str) -> tuple[int | None, int 
     return entry, _first(range(entry, len(inside)), lambda i: not inside[i])
 
 
-def zone_limit_kph(sc: Scenario, name: str) -> float:
+def zone_limit_kph(sc: CheckContext, name: str) -> float:
     """The speed the named zone holds the vehicle to: its limit, or the lockout speed."""
     spec = _zone(sc, _zone_map(sc), name).spec
     return (sc.firmware_value("lockout_ckph") if spec.lockout else spec.limit_ckph) / CKPH_PER_KPH
@@ -124,7 +126,7 @@ def _failed(result: CheckResult, why: str) -> CheckResult:
 
 @check("zone_applied", "where the governor applied a zone, against the boundary the vehicle crossed",
        zone=Field(str, required=True, help="the zone's name in the zones file"), max_m=Field(float, 5.0, 0, 1000))
-def _zone_applied(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _zone_applied(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     zmap, zone, tr, inside = _pass_through(data, sc, p["zone"])
     n = range(len(tr.t))
     name = f"zone_applied_{zone.spec.zone_id}"
@@ -146,7 +148,7 @@ def _zone_applied(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
        zone=Field(str, required=True, help="the zone's name in the zones file"),
        noise_m=Field(float, 5.0, 0, 100, help="GNSS error allowed on the hysteresis distance"),
        late_s=Field(float, 1.0, 0, 600))
-def _zone_released(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _zone_released(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     zmap, zone, tr, inside = _pass_through(data, sc, p["zone"])
     n = range(len(tr.t))
     hyst = sc.firmware_value("zone_hysteresis_m")
@@ -182,7 +184,7 @@ def _zone_released(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("lockout_speed", "time from LOCKOUT until the speed is at the lockout speed",
        within_s=Field(float, 60.0, 0, 3600), tolerance_kph=Field(float, 1.0, 0, 20))
-def _lockout_speed(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _lockout_speed(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     t, speed, state = (data.timeline.column(c) for c in ("t_s", "speed_kph", "state"))
     target = sc.firmware_value("lockout_ckph") / 100
     desc = f"time from LOCKOUT until the speed is within {p['tolerance_kph']:g} km/h of {target:.1f} km/h"
@@ -204,7 +206,7 @@ def _lockout_speed(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("limit_ramp", "steepest fall of the commanded limit below the vehicle's speed, against the "
        "configured deceleration", window_s=Field(float, 1.0, 0.1, 60))
-def _limit_ramp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _limit_ramp(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     """A lower limit starts at the vehicle's speed (a limit above it asks for nothing) and
     must fall from there no faster than fault_decel: measured over windows that start where
     the commanded limit is at or below the speed."""
@@ -225,7 +227,7 @@ def _limit_ramp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
                  f"at {at:.2f} s" if steepest else "the limit never fell below the speed")
 
 
-def _outage(sc: Scenario, index: int, kind: str) -> tuple[float, float]:
+def _outage(sc: CheckContext, index: int, kind: str) -> tuple[float, float]:
     if index >= len(sc.outages):
         raise InputError(f"{kind}: outage index {index} but the scenario has {len(sc.outages)} 'gnss.outages'",
                          where=str(sc.path))
@@ -242,7 +244,7 @@ def _flag_time(data: Any, bit: int, after: float) -> float | None:
 
 @check("zone_hold", "time from a GNSS outage to the zone state being held (ZONE_HOLD)",
        outage=Field(int, 0, 0, 99), max_s=Field(float, 2.0, 0, 600))
-def _zone_hold(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _zone_hold(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     start, _end = _outage(sc, p["outage"], "zone_hold")
     t = _flag_time(data, _HOLD, start)
     fell = _flag_time(data, _FALLBACK, start)
@@ -256,7 +258,7 @@ def _zone_hold(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("zone_fallback", "time from a GNSS outage to the fallback limit, against the configured hold",
        outage=Field(int, 0, 0, 99), tolerance_s=Field(float, 0.3, 0, 60))
-def _zone_fallback(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _zone_fallback(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     start, _end = _outage(sc, p["outage"], "zone_fallback")
     good = [t for t, _lat, _lon, kind in data.fixes if t < start and kind >= sc.firmware_value("gnss_min_fix")]
     last = good[-1] if good else 0.0
@@ -279,7 +281,7 @@ def _zone_fallback(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 @check("limit_steady", "the commanded limit does not change over a time window",
        from_s=Field(float, required=True, minimum=0), to_s=Field(float, required=True, minimum=0),
        tolerance_kph=Field(float, 0.05, 0, 50))
-def _limit_steady(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _limit_steady(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     rows = [(t, v) for t, v in zip(data.timeline.column("t_s"), data.timeline.column("limit_kph"))
             if p["from_s"] <= t <= p["to_s"]]
     desc = f"largest change of the commanded limit from {p['from_s']:g} s to {p['to_s']:g} s"
@@ -291,7 +293,7 @@ def _limit_steady(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 
 @check("no_event", "the firmware never recorded an event", event=Field(str, required=True))
-def _no_event(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _no_event(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     hits = [e for e in data.events if e["name"] == p["event"]]
     return judge(f"no_{p['event']}", f"'{p['event']}' events recorded", float(len(hits)), 0.0, "", "==",
                  f"first at {hits[0]['t_s']:.2f} s" if hits else "")

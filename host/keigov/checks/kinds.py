@@ -9,72 +9,24 @@ docs/scenarios.md, chosen to beat the UN R89 speed-limiter test.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, occurrences
 from keigov.report.results import FAIL, CheckResult, judge
-from keigov_hil.ecus import STATUS_FLAGS
-from keigov_hil.gnss import in_windows
-from keigov_hil.scenario import CheckSpec, Scenario
-from keigov_hil.schema import Field, validate
+from keigov.firmware_params import STATUS_FLAGS
+from keigov.gnss import in_windows
+from keigov.checks.registry import CheckContext, CheckRegistry, CheckSpec, ScenarioContext
+from keigov.checks.zones import ZONE_CHECKS, entry_and_exit, zone_limit_kph
+from keigov.schema import Field
 
 COMMAND_PERIOD_S = 0.02   # the governor command's cycle time: torque changes are seen per frame
 QUANTUM_PCT = 0.1         # the command's torque resolution
 _MOVING_KPH = 0.5         # slower counts as standing (max_decel's cut-off too)
 
 
-# A rule over a check's parameters together: the problem in words, or None.
-ParamsRule = Callable[[dict[str, Any]], "str | None"]
-
-
-@dataclass(frozen=True)
-class CheckKind:
-    measure: Callable[[Any, Scenario, dict[str, Any]], CheckResult]
-    params: dict[str, Field]
-    summary: str
-    rule: ParamsRule | None = None
-
-
-class CheckRegistry(dict[str, CheckKind]):
-    """Check kinds by name. `keigov sim` has CHECKS; `keigov replay` its own registry
-    (keigov.replay.rules) that takes some kinds from here and adds its own."""
-
-    def check(self, kind: str, summary: str, rule: ParamsRule | None = None, /, **params: Field):
-        """Register a kind; `rule` checks what one key's schema cannot (keys that go together)."""
-        def register(func: Callable[[Any, Any, dict[str, Any]], CheckResult]):
-            self[kind] = CheckKind(func, params, summary, rule)
-            return func
-
-        return register
-
-    def validate(self, table: dict[str, Any], path: Path, prefix: str) -> CheckSpec:
-        kind = table.get("kind")
-        entry = self.get(kind) if isinstance(kind, str) else None
-        if entry is None:
-            raise InputError(f"'{prefix}.kind' = {kind!r} is not a check kind (known: {', '.join(sorted(self))})",
-                             where=str(path))
-        schema = {"kind": Field(str), "name": Field(str, None), **entry.params}
-        params = validate(table, schema, path, prefix)
-        problem = entry.rule(params) if entry.rule else None
-        if problem:
-            raise InputError(f"'{prefix}' ({kind}): {problem}", where=str(path))
-        return CheckSpec(str(kind), params)
-
-    def run(self, data: Any, context: Any, specs: list[CheckSpec]) -> list[CheckResult]:
-        """Measure each check; `context` is what the kinds read limits from (a Scenario)."""
-        results = []
-        for spec in specs:
-            result = self[spec.kind].measure(data, context, spec.params)
-            if spec.params.get("name"):
-                result.name = spec.params["name"]
-            results.append(result)
-        return results
-
-
-CHECKS = CheckRegistry()
+CHECKS = CheckRegistry(ZONE_CHECKS)   # the geofence's kinds, then the others below
 check = CHECKS.check
 
 
@@ -82,7 +34,7 @@ def validate_check(table: dict[str, Any], path: Path, prefix: str) -> CheckSpec:
     return CHECKS.validate(table, path, prefix)
 
 
-def run_checks(data: Any, sc: Scenario) -> list[CheckResult]:
+def run_checks(data: Any, sc: CheckContext) -> list[CheckResult]:
     return CHECKS.run(data, sc, sc.checks)
 
 
@@ -93,7 +45,7 @@ def _rows(data: Any, *names: str) -> list[tuple]:
     return list(zip(*cols))
 
 
-def _fault_start(sc: Scenario, index: int, path_hint: str) -> float:
+def _fault_start(sc: CheckContext, index: int, path_hint: str) -> float:
     if not sc.faults:
         raise InputError(f"{path_hint}: the scenario injects no fault to measure from", where=str(sc.path))
     if index >= len(sc.faults):
@@ -111,7 +63,7 @@ def _first_time(rows: list[tuple], pred: Callable[[tuple], bool], after: float =
 # -- kinds ---------------------------------------------------------------------------------
 
 @check("overshoot", "highest speed above the cap", max_kph=Field(float, 2.0, 0, 50))
-def _overshoot(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _overshoot(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     top = max(data.timeline.column("speed_kph"))
     return judge("overshoot", "highest speed above the cap", top - sc.cap_kph, p["max_kph"], "km/h", "<=",
                  f"peak {top:.2f} km/h, cap {sc.cap_kph:.2f} km/h")
@@ -119,7 +71,7 @@ def _overshoot(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("stabilised_speed", "mean speed once settled, below the cap by at most below_kph",
        settle_s=Field(float, 10.0, 0, 600), window_s=Field(float, 20.0, 1, 3600), below_kph=Field(float, 1.0, 0, 20))
-def _stabilised(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _stabilised(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     # Euro NCAP / UN R89 style: the window starts settle_s after first reaching cap - 10 km/h.
     rows = _rows(data, "t_s", "speed_kph")
     reach = _first_time(rows, lambda r: r[1] >= sc.cap_kph - 10)
@@ -141,7 +93,7 @@ def _stabilised(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 
 @check("torque_ramp", "largest governor-made torque change per command frame, against the ramps")
-def _torque_ramp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _torque_ramp(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     down = sc.firmware_value("torque_ramp_down_pm_s") / 10 * COMMAND_PERIOD_S + QUANTUM_PCT
     up = sc.firmware_value("torque_ramp_up_pm_s") / 10 * COMMAND_PERIOD_S + QUANTUM_PCT
     rows = _rows(data, "t_s", "pedal_pct", "torque_limit_pct", "speed_kph", "state")
@@ -172,7 +124,7 @@ def _torque_ramp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 
 @check("demand_passthrough", "largest reduction of the driver's demand", tolerance_pct=Field(float, QUANTUM_PCT, 0, 100))
-def _passthrough(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _passthrough(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     """Counted from the first period after INIT whose torque limit meets the pedal: the boot's
     up-ramp from 0 before it is the governor's by design (torque_ramp bounds it)."""
     rows = [r for r in _rows(data, "pedal_pct", "torque_limit_pct", "state") if r[2] != "INIT"]
@@ -184,7 +136,7 @@ def _passthrough(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("fault_latency", "time from the injected fault to FAULT on the bus",
        max_ms=Field(float, 60.0, 0, 60000), fault=Field(int, 0, 0, 99))
-def _fault_latency(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _fault_latency(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     start = _fault_start(sc, p["fault"], "fault_latency")
     t = _first_time(_rows(data, "t_s", "state"), lambda r: r[1] == "FAULT", after=start)
     value = None if t is None else round((t - start) * 1000, 1)
@@ -194,7 +146,7 @@ def _fault_latency(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("limp_reached", "time from the fault until the speed is at the limp cap",
        within_s=Field(float, 30.0, 0, 3600), tolerance_kph=Field(float, 1.0, 0, 20), fault=Field(int, 0, 0, 99))
-def _limp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _limp(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     start = _fault_start(sc, p["fault"], "limp_reached")
     t = _first_time(_rows(data, "t_s", "speed_kph"), lambda r: r[1] <= sc.limp_kph + p["tolerance_kph"], after=start)
     return judge("limp_reached", "time from the fault until the speed is at the limp cap",
@@ -204,7 +156,7 @@ def _limp(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("max_decel", "hardest deceleration without the driver braking", max_mps2=Field(float, 2.0, 0, 20),
        from_s=Field(float, 0.0, 0))
-def _max_decel(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _max_decel(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     rows = _rows(data, "t_s", "accel_mps2", "speed_kph")
     decel = max((-a for t, a, v in rows if t >= p["from_s"] and v > _MOVING_KPH), default=0.0)
     return judge("max_decel", "hardest deceleration (no service brakes)", round(max(decel, 0.0), 3), p["max_mps2"],
@@ -213,7 +165,7 @@ def _max_decel(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("torque_cut", "time from exceeding the limit until the torque limit is zero",
        max_s=Field(float, 2.0, 0, 600), margin_kph=Field(float, 0.5, 0, 50))
-def _torque_cut(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _torque_cut(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     rows = _rows(data, "t_s", "speed_kph", "torque_limit_pct")
     over = _first_time(rows, lambda r: r[1] > sc.cap_kph + p["margin_kph"])
     desc = "time from exceeding the cap until torque is cut to zero"
@@ -226,7 +178,7 @@ def _torque_cut(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("flag", "a status flag is raised", flag=Field(str, required=True, choices=STATUS_FLAGS),
        within_s=Field(float, 1e9, 0))
-def _flag(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _flag(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     bit = 1 << STATUS_FLAGS.index(p["flag"])
     t = _first_time(_rows(data, "t_s", "flags"), lambda r: bool(r[1] & bit))
     return judge(f"flag_{p['flag'].lower()}", f"{p['flag']} raised in GOVERNOR_STATUS", t, p["within_s"], "s", "<=",
@@ -234,7 +186,7 @@ def _flag(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 
 @check("event", "the firmware recorded an event", event=Field(str, required=True), min_count=Field(int, 1, 0))
-def _event(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _event(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     hits = [e for e in data.events if e["name"] == p["event"]]
     detail = f"first at {hits[0]['t_s']:.2f} s" if hits else "not recorded"
     return judge(f"event_{p['event']}", f"'{p['event']}' events recorded", float(occurrences(hits)),
@@ -243,26 +195,26 @@ def _event(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("never_state", "the governor never enters a state", state=Field(str, "FAULT",
        choices=("INIT", "NORMAL", "LIMITING", "FAULT", "LOCKOUT")), after_s=Field(float, 1.0, 0))
-def _never_state(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _never_state(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     n = sum(1 for t, s in _rows(data, "t_s", "state") if t >= p["after_s"] and s == p["state"])
     return judge(f"never_{p['state'].lower()}", f"periods in {p['state']}", float(n), 0.0, "", "==")
 
 
 @check("peak_over_cap", "how far above the cap the vehicle went (a figure, not a verdict)")
-def _peak(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _peak(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     top = max(data.timeline.column("speed_kph"))
     return judge("peak_over_cap", "highest speed above the cap", round(top - sc.cap_kph, 2), None, "km/h", "info",
                  f"peak {top:.2f} km/h")
 
 
-def _gnss_good(sc: Scenario, t_s: float) -> bool:
+def _gnss_good(sc: CheckContext, t_s: float) -> bool:
     """The scenario's GNSS has a fix at `t_s` (no outage): the speed it gives is the truth's."""
     return not in_windows(t_s, sc.outages)
 
 
 @check("true_over_cap", "highest true speed above the cap while GNSS is good, past each excursion's grace",
        max_kph=Field(float, 2.0, 0, 50), grace_s=Field(float, 3.0, 0, 600))
-def _true_over_cap(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _true_over_cap(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     """An excursion is a stretch of periods above the cap with GNSS good; its first grace_s
     are the plausibility checks' time to notice (a disagreement must last 2 s)."""
     worst, worst_t, excursions, since = 0.0, None, 0, None
@@ -296,9 +248,9 @@ def _settle_source(p: dict[str, Any]) -> str | None:
        at_s=Field(float, None, 0, help="or the time the limit changes (a fault, a configuration)"),
        limit_kph=Field(float, None, 0, 200), limit_mph=Field(float, None, 0, 125),
        tolerance_kph=Field(float, 1.0, 0, 20), max_s=Field(float, 8.0, 0, 3600))
-def _limit_settle(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _limit_settle(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     """Measured on the true speed against the limit (the zone's own unless given), from the
-    zone's boundary as the vehicle truly crossed it (zonechecks) or from at_s, until the
+    zone's boundary as the vehicle truly crossed it (keigov.checks.zones) or from at_s, until the
     speed is at or below limit + tolerance for good: to the end, or to leaving the zone."""
     t, speed = data.timeline.column("t_s"), data.timeline.column("speed_kph")
     if p["limit_kph"] is not None:
@@ -306,9 +258,9 @@ def _limit_settle(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     elif p["limit_mph"] is not None:
         limit = p["limit_mph"] * CKPH_PER_MPH / CKPH_PER_KPH
     else:
-        limit = zonechecks.zone_limit_kph(sc, p["zone"])
+        limit = zone_limit_kph(sc, p["zone"])
     if p["zone"] is not None:
-        entry, leave = zonechecks.entry_and_exit(data, sc, p["zone"])
+        entry, leave = entry_and_exit(data, sc, p["zone"])
         what = f"entering {p['zone']}"
     else:
         entry = next((i for i, ti in enumerate(t) if ti >= p["at_s"]), None)
@@ -337,7 +289,7 @@ def _rate_threshold(p: dict[str, Any]) -> str | None:
        "total and per second", _rate_threshold,
        event=Field(str, None, help="count only events of this name"), max_count=Field(int, None, 0),
        max_per_s=Field(float, None, 0), from_s=Field(float, 0.0, 0), to_s=Field(float, None, 0))
-def _events_rate(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _events_rate(data: Any, sc: ScenarioContext, p: dict[str, Any]) -> CheckResult:
     end = sc.duration_s if p["to_s"] is None else min(p["to_s"], sc.duration_s)
     span = max(end - p["from_s"], 1e-9)
     hits = [e for e in data.events
@@ -358,7 +310,7 @@ def _events_rate(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
 
 @check("limit_start", "each boot's first commanded limit starts no lower than the true speed less tolerance_kph",
        tolerance_kph=Field(float, 1.0, 0, 50))
-def _limit_start(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
+def _limit_start(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     """A limit below the speed is reached by slowing down, so the governor's first one after
     each INIT (the first boot, a reset's) starts at the speed it finds, not as a step down
     to the cap. The worst boot counts."""
@@ -375,6 +327,3 @@ def _limit_start(data: Any, sc: Scenario, p: dict[str, Any]) -> CheckResult:
     return judge("limit_start", desc, round(max(0.0, v - limit), 2), p["tolerance_kph"], "km/h", "<=",
                  f"at {t:.2f} s: limit {limit:.1f} km/h at {v:.1f} km/h (cap {sc.cap_kph:.1f}){more}")
 
-
-# The geofence's kinds live in their own module and register here.
-from keigov_hil import zonechecks  # noqa: E402,F401
