@@ -26,8 +26,8 @@ from pathlib import Path
 import cantools
 
 from keigov.dbc.compile import compile_map, compile_messages
-from keigov.dbc.generated import load_source
 from keigov.dbc.e2e import FramePacker
+from keigov.dbc.generated import load_source
 from keigov.paths import DBC_DIR, FIRMWARE, KEIGOV_MAP, SHARED_DATA
 
 EXT = 0x20000000

@@ -26,13 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "host"), str(ROOT / "tests")]
 
 from devrig import KEY  # noqa: E402
-from ptydevice import pty_device  # noqa: E402
-
 from keigov.config.blob import ConfigBlob  # noqa: E402
 from keigov.link import messages  # noqa: E402
 from keigov.link import protocol as P  # noqa: E402
 from keigov.link.client import DeviceClient  # noqa: E402
 from keigov.link.framing import encode_frame  # noqa: E402
+from ptydevice import pty_device  # noqa: E402
 
 BAUD = 115200
 PERIOD_MS = 10

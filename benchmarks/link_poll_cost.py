@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "host"), str(ROOT / "tests")]
 
-from devrig import KEY  # noqa: E402
 from fwenv import FIRMWARE, micropython_binary  # noqa: E402
 
+from devrig import KEY  # noqa: E402
 from keigov.config.blob import ConfigBlob  # noqa: E402
 from keigov.link import messages  # noqa: E402
 from keigov.link import protocol as P  # noqa: E402

@@ -3,7 +3,7 @@ of a typical bus, about 2,000 frames/s with a handful of ids for the governor, i
 30 s), against bare playback of the same log by `python -m can.player
 --ignore-timestamps -g 0` onto a virtual bus in the same run.
 
-The drive (hil/drivelog.py) is on the governor's own bus: wheel speeds and driver inputs
+The drive (hil/keigov_hil/drivelog.py) is on the governor's own bus: wheel speeds and driver inputs
 at 50 Hz and GNSS at 10 Hz (130 frames/s the governor uses), plus 40 other ids making up
 2,000 frames/s, speed cycling across the 40 mph cap, written as candump -L by python-can.
 Both commands run as a user runs them (new processes, imports included); keigov's replay

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from keigov.report.results import RunResult
-from keigov_hil.rig import RigOptions
 from keigov.simboard.runtimes import RUNTIMES, get_runtime
+from keigov_hil.rig import RigOptions
 from keigov_hil.scenario import SCENARIOS
 from keigov_hil.session import run_scenario
 

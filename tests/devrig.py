@@ -4,9 +4,9 @@ provisioned with a test key, and a configuration push done the way the link does
 from __future__ import annotations
 
 import fwenv  # noqa: F401  (puts firmware/ on sys.path)
-from fw_driver import Device
 
 from core import persist
+from fw_driver import Device
 from keigov.config.blob import ConfigBlob
 from keigov.config.keys import KeyFile
 from keigov.link.protocol import PUT_DATA_MAX

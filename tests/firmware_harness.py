@@ -12,9 +12,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -254,7 +255,7 @@ class Small(int):
     """An int whose every arithmetic result must stay a 31-bit small int (|n| < 2**30),
     as on 32-bit MicroPython ports where a bigger one is a heap-allocated big int."""
 
-    def _check(self, result: int) -> "Small":
+    def _check(self, result: int) -> Small:
         assert -(1 << 30) < result < (1 << 30), f"intermediate {result:#x} is not a small int on 32-bit ports"
         return Small(result)
 

@@ -23,8 +23,9 @@ import sys
 if __name__ == "__main__":  # run as a script from firmware/; tests import it via fwenv
     sys.path[:0] = [".", "cpython"] if sys.implementation.name != "micropython" else ["."]
 
-import micropython  # noqa: E402
 from binascii import hexlify, unhexlify  # noqa: E402
+
+import micropython  # noqa: E402
 
 from core import link, persist, service, storage  # noqa: E402
 from core.memstorage import MemStorage, PowerCut  # noqa: E402

@@ -11,8 +11,9 @@ import sys
 
 sys.path[:0] = [".", "cpython"] if sys.implementation.name != "micropython" else ["."]
 
-import micropython  # noqa: E402
 from binascii import hexlify, unhexlify  # noqa: E402
+
+import micropython  # noqa: E402
 
 from boards.ramcan import RamCan  # noqa: E402
 from core import link, persist, service, storage  # noqa: E402

@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-from board_stubs import PORTS, STUBS_DIR
 from fwenv import FIRMWARE
+
+from board_stubs import PORTS, STUBS_DIR
 
 # Firmware every board runs, MicroPython's standard library included (stm32's stubs stand for
 # it). Not boards/sim.py: its CPython fallbacks (time.monotonic, ...) exist only there.

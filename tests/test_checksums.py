@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fwenv  # noqa: F401  (puts firmware/ on sys.path)
+
 from core.checksums import Checksums
 from dbc_support import MICROPYTHON
 from keigov.dbc import checksums

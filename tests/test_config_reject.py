@@ -8,12 +8,12 @@ import hmac
 import struct
 
 import pytest
-from devrig import KEY, blob, provisioned, push, reboot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import cfgblob, link, persist
 from core.hmac256 import hmac_sha256
+from devrig import KEY, blob, provisioned, push, reboot
 from keigov.config.blob import mac_of
 from keigov.config.keys import KeyFile
 

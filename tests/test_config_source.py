@@ -9,19 +9,19 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from devrig import KEY, TABLES, provisioned, push, reboot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import link
+from devrig import KEY, TABLES, provisioned, push, reboot
 from keigov.cli import main
 from keigov.config import blob as cfgblob
 from keigov.config.keys import KeyFile, load_key, write_key
-from keigov.firmware_params import firmware_params, literal
-from keigov.zones import compile_zones
 from keigov.config.source import build_config
 from keigov.errors import InputError
+from keigov.firmware_params import firmware_params, literal
 from keigov.paths import KEIGOV_MAP
+from keigov.zones import compile_zones
 
 GOOD = """\
 version = 3

@@ -12,6 +12,7 @@ import cantools
 import pytest
 
 import fwenv  # noqa: F401  (puts firmware/ on sys.path)
+
 from boards.ramcan import RamCan
 from core import idmatch, roles
 from core.events import EventLog
@@ -22,8 +23,8 @@ from dbc_support import MICROPYTHON
 from keigov.dbc import layout
 from keigov.dbc.checksums import BUILTIN
 from keigov.dbc.compile import compile_map
-from keigov.dbc.generated import load_source
 from keigov.dbc.e2e import FramePacker, checksum
+from keigov.dbc.generated import load_source
 from keigov.paths import DBC_DIR, FIRMWARE
 
 MAPS = DBC_DIR / "maps"
@@ -127,10 +128,10 @@ def test_truck_governs_on_its_single_speed_signal():
     """A bus without wheel speeds: CCVS1's speed drives the supervisor (median and
     plausibility need four wheels, so none apply), and losing it is a fault, not a
     silent fall back to nothing."""
+    from boards.sim import SimWatchdog
     from core.app import Governor
     from core.config import Config
     from core.safety import FAULT, NORMAL
-    from boards.sim import SimWatchdog
 
     can = RamCan()
     app = Governor(can, SimWatchdog(), _table("j1939_truck"), Config())
@@ -268,10 +269,10 @@ def test_a_1_hz_speed_source_is_given_time_to_be_trusted_at_start_up():
     follows the source (4 s) where the configured 1 s would fault every such drive at
     start-up. The device's tables are the ones `keigov replay` builds for that logger
     (the map's inputs and the pedal the replay supplies)."""
+    from boards.sim import SimWatchdog
     from core.app import Governor
     from core.config import Config
     from core.safety import FAULT, INIT, NORMAL
-    from boards.sim import SimWatchdog
     from keigov.replay.vehicle import VehicleSpec, build_vehicle
 
     vehicle = build_vehicle(VehicleSpec(MAPS / "canedge_gps.toml"))

@@ -148,7 +148,8 @@ def test_the_governor_bus_names_states_and_status_flags_as_the_firmware_numbers_
     core/roles.py's bits through the governor map; pinned here, with the signals that carry
     them in dbc/keigov.dbc, and the plot's colour for each state."""
     from keigov.firmware_params import STATE_NAMES, STATUS_FLAGS
-    from keigov.report.plot import STATE_COLOURS, STATES as PLOTTED
+    from keigov.report.plot import STATE_COLOURS
+    from keigov.report.plot import STATES as PLOTTED
 
     assert STATE_NAMES == {0: "INIT", 1: "NORMAL", 2: "LIMITING", 3: "FAULT", 4: "LOCKOUT"}
     assert STATUS_FLAGS == (

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from dbc_support import CORPUS, cantools_decode, cantools_encode
 from keigov import paths
-from keigov.dbc.packer import MessagePacker, TablePacker
 from keigov.dbc.e2e import FramePacker
+from keigov.dbc.packer import MessagePacker, TablePacker
 from test_dbc_random_layouts import layouts
 
 DBCS = [paths.KEIGOV_DBC, *sorted((paths.DBC_DIR / "vehicles").glob("*.dbc")), *CORPUS]

@@ -9,14 +9,15 @@ import tty
 from pathlib import Path
 
 import pytest
-from devrig import KEY, TABLES
-from fwenv import needs_micropython
-from ptydevice import pty_device
 
+from fwenv import needs_micropython
+
+from devrig import KEY, TABLES
 from keigov.cli import main
 from keigov.config.blob import ConfigBlob
 from keigov.config.keys import write_key
 from keigov.link.client import DeviceClient, DeviceRefused
+from ptydevice import pty_device
 from zones_support import collection, compile_doc, feature, ring, to_lonlat
 
 

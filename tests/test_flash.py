@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fwenv import needs_micropython
+
 from keigov import flashing, fwbuild
 from keigov_hil.vboard import VirtualBoard
 
@@ -62,6 +63,7 @@ def test_production_without_a_key_is_refused_before_touching_the_board(tmp_path)
 @pytest.mark.parametrize("name", sorted(fwbuild.TARGETS))
 def test_every_target_compiles_and_names_a_registered_board(name, tmp_path):
     import fwenv  # noqa: F401  (firmware/ on sys.path)
+
     from boards import BOARDS
 
     t = fwbuild.target(name)

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_harness as fh
+
 from core import codec
 
 BYTE_ORDERS = ("little_endian", "big_endian")

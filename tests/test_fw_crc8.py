@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_harness  # noqa: F401  (firmware on sys.path)
+
 from core.checksums import Checksums
 from keigov.dbc.e2e import crc8_j1850 as oracle
 

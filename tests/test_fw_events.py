@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_harness as fh
+
 from core import events, link, persist, service
 from core.events import EventLog
 from keigov.firmware_params import merge_repeated

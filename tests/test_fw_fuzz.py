@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import firmware_harness as fh
+
 import fuzz_support as fs
 
 RUN_FUZZ = Path(__file__).resolve().parent / "fuzz_device" / "run_fuzz.py"

@@ -14,6 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import firmware_harness as fh
+
 from core import config, roles
 from core.governor import ERR_MAX, SpeedGovernor
 from core.safety import LIMITING

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import firmware_harness as fh
+
 from core.safety import FAULT, LIMITING, NORMAL
 from keigov.paths import FIRMWARE
 

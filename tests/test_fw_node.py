@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 import firmware_harness as fh
+
 from boards.ramcan import RamCan
 from boards.sim import SimWatchdog
 from core import cfgblob, config, events, geofence, link, persist, roles

@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import firmware_harness as fh
+
 import fuzz_support as fs
 from core import config
 

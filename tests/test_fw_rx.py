@@ -15,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_harness as fh
+
 from core import events, rx
 from core.events import EventLog
 from keigov.dbc import roles as host_roles
-from keigov.dbc.tables import load_map
 from keigov.dbc.e2e import crc8_j1850
+from keigov.dbc.tables import load_map
 from keigov.paths import KEIGOV_MAP
 from tables import keigov_bus as T
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 import firmware_harness as fh
+
 from core import config, events, roles
 from core.safety import FAULT, INIT, LIMITING, NORMAL
 from tables import keigov_bus as T

@@ -12,6 +12,7 @@ import types
 import pytest
 
 import firmware_harness as fh
+
 from core import config, events, roles
 from core.safety import FAULT, LIMITING, NORMAL
 from test_fw_safety import bit, cruising, ramp_speed

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import firmware_harness as fh
+
 from core import config, events, evstore, geofence, link, roles
 from core.safety import FAULT, INIT, LIMITING, LOCKOUT, NORMAL
 from core.zonestate import W_FALLBACK

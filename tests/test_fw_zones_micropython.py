@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import firmware_harness as fh
+
 from core.safety import FAULT, LIMITING, LOCKOUT, NORMAL
 from test_fw_zones import RAMP_PATH, demo, drive  # noqa: F401  (demo is a fixture)
 

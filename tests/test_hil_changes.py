@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from keigov import paths
+from keigov.checks.kinds import COMMAND_PERIOD_S
+from keigov.checks.zones import _LIMIT_QUANTUM_KPH
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_MPH
-from keigov.checks.kinds import COMMAND_PERIOD_S
-from keigov_hil.rig import RigOptions, run
 from keigov.simboard.runtimes import get_runtime
+from keigov_hil.rig import RigOptions, run
 from keigov_hil.scenario import load_scenario
-from keigov.checks.zones import _LIMIT_QUANTUM_KPH
 
 BASE = "[scenario]\nduration_s = 10.0\n\n[governor]\ncap_mph = 40\n\n[[driver]]\nt_s = 0.0\npedal_pct = 100.0\n"
 DEMO_ZONES = paths.ROOT / "hil" / "zones" / "demo.geojson"

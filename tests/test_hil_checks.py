@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from keigov import paths
+from keigov.checks.kinds import run_checks
 from keigov.errors import InputError
 from keigov.report.results import CheckResult
-from keigov.checks.kinds import run_checks
+from keigov.timeline import Timeline
 from keigov_hil.gnss import Route
 from keigov_hil.rig import RunData
 from keigov_hil.scenario import load_scenario
-from keigov.timeline import Timeline
 
 CAP_KPH = 64.37     # 40 mph
 NORTH_THROUGH_CAMPUS = "waypoints_m = [[-250.0, 150.0], [-250.0, 900.0]]"   # its south edge 100 m on, 200 m deep

@@ -10,7 +10,6 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from keigov.gnss import GnssFix
-
 from keigov_hil.gnss import GnssReceiver, Route
 
 # Written out here rather than imported: the oracle must not share code with what it checks.

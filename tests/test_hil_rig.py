@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from keigov_hil.rig import PHASES, RigOptions, run
 from keigov.simboard.runtimes import get_runtime
+from keigov_hil.rig import PHASES, RigOptions, run
 from keigov_hil.scenario import SCENARIOS, load_scenario
 from keigov_hil.session import run_scenario
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 
 from keigov import paths
+from keigov.checks.kinds import run_checks
 from keigov.errors import InputError
+from keigov.gnss import offset_deg
 from keigov.report.plot import STATE_COLOURS
 from keigov.report.trackmap import plot_track_map
-from keigov.checks.kinds import run_checks
-from keigov.gnss import offset_deg
-from keigov_hil.rig import RigOptions, RunData
 from keigov.simboard.runtimes import get_runtime
+from keigov.timeline import Timeline
+from keigov_hil.rig import RigOptions, RunData
 from keigov_hil.scenario import SCENARIOS, load_scenario
 from keigov_hil.session import run_scenario
-from keigov.timeline import Timeline
 
 DEMO = paths.ROOT / "hil" / "zones" / "demo.geojson"
 START = (35.6812, 139.7671)

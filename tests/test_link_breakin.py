@@ -4,14 +4,15 @@ request, whatever its payload and CRC, is ever taken for a break-in."""
 
 from __future__ import annotations
 
-import fwenv  # noqa: F401  (puts firmware/ on sys.path)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_link_parser import Echo, Port, drain
+
+import fwenv  # noqa: F401  (puts firmware/ on sys.path)
 
 from core import link
 from keigov.link import framing
 from keigov.link.protocol import MAX_PAYLOAD
+from test_link_parser import Echo, Port, drain
 
 MPREMOTE_BREAK = b"\r\x03\r\x01"  # what mpremote sends to reach the raw REPL
 

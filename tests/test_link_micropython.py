@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from fwenv import needs_micropython, run_driver
 
 from keigov.config.blob import ConfigBlob

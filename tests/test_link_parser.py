@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import binascii
 
-import fwenv  # noqa: F401  (puts firmware/ on sys.path)
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import fwenv  # noqa: F401  (puts firmware/ on sys.path)
 
 from core import link
 from core.crc16 import crc16

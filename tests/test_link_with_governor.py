@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from fwenv import FIRMWARE, micropython_binary, needs_micropython
 
 from keigov.link import framing, messages

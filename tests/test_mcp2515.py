@@ -4,9 +4,10 @@ layout gives, frames the chip holds come back exactly, nothing is lost or invent
 
 from __future__ import annotations
 
-import fwenv  # noqa: F401  (puts firmware/ on sys.path)
 from hypothesis import given
 from hypothesis import strategies as st
+
+import fwenv  # noqa: F401  (puts firmware/ on sys.path)
 
 from drivers.mcp2515 import MCP2515
 

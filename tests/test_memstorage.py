@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+
 from fwenv import FIRMWARE, micropython_binary, needs_micropython
 
 from core.memstorage import FileStorage, MemStorage, PowerCut

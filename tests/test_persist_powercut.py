@@ -5,9 +5,9 @@ never a mix, keeps its event log, and takes the next push."""
 from __future__ import annotations
 
 import pytest
-from devrig import blob, events, provisioned, push, reboot
 
 from core.memstorage import PowerCut
+from devrig import blob, events, provisioned, push, reboot
 
 V1 = dict(cap_ckph=4023, limp_ckph=1000, overspeed_ms=700)
 V2 = dict(cap_ckph=3219, limp_ckph=800, overspeed_ms=900)

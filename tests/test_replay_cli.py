@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fwenv import micropython_binary
+
 from keigov import paths
 from keigov.cli import main
 from keigov_hil.drivelog import DriveProfile, drive_fixes, drive_frames, write_gpx, write_log

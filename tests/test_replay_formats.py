@@ -12,8 +12,8 @@ import pytest
 
 from keigov.errors import InputError
 from keigov.replay.drive import Drive, DriveReader, drives_from_arguments
-from keigov.replay.frames import EXTENDED, ReadStats, Selection
 from keigov.replay.formats import format_of, open_log, read_candump
+from keigov.replay.frames import EXTENDED, ReadStats, Selection
 from keigov_hil.drivelog import DriveProfile, drive_frames, write_log
 
 SUFFIXES = [".log", ".blf", ".csv", ".asc", ".trc", ".mf4", ".log.gz", ".asc.gz", ".csv.gz", ".trc.gz", ".blf.gz"]

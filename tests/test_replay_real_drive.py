@@ -20,6 +20,7 @@ import json
 import pytest
 
 from fwenv import micropython_binary
+
 from keigov import paths
 from keigov.cli import main
 from keigov.replay.drive import Drive, DriveReader

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from fwenv import micropython_binary
+
 from keigov import paths
 from keigov.cli import main
 from keigov.firmware_params import params
-from keigov_hil.drivelog import DriveProfile, drive_fixes, drive_frames, write_gpx, write_log
 from keigov.gnss import offset_deg
+from keigov_hil.drivelog import DriveProfile, drive_fixes, drive_frames, write_gpx, write_log
 
 RUNTIME = "micropython" if micropython_binary() else "cpython"
 MAP = str(paths.KEIGOV_MAP)

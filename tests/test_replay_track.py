@@ -4,19 +4,19 @@ frames are sampled from."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keigov.errors import InputError
+from keigov.gnss import GnssFix, haversine_m
 from keigov.replay.gnss import MAX_GAP_S, FixAssembler, FixTimeline
 from keigov.replay.track import read_track
 from keigov_hil.drivelog import DriveProfile, drive_fixes, write_gpx
-from keigov.gnss import GnssFix, haversine_m
 
-T0 = datetime(2021, 7, 26, 4, 50, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2021, 7, 26, 4, 50, 0, tzinfo=UTC).timestamp()
 
 
 def _nmea(body: str) -> str:

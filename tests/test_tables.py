@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import firmware_harness  # noqa: F401  (firmware on sys.path)
+
 from core import roles as fw
 from keigov.dbc import checksums
 from keigov.dbc import roles as host

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from fwenv import needs_micropython
+
 from keigov.config.keys import load_key
-from keigov_hil.rig import RigOptions
 from keigov.simboard.runtimes import get_runtime
+from keigov_hil.rig import RigOptions
 from keigov_hil.session import run_scenario
 from keigov_hil.vboard import VirtualBoard
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import firmware_harness  # noqa: F401  (firmware on sys.path)
+
 from core import geofence
 from keigov.cli import main
 from keigov.paths import ROOT

@@ -8,9 +8,9 @@ import io
 import struct
 
 import pytest
-from devrig import blob, provisioned, push, reboot
 
 from core import cfgblob, geofence, link
+from devrig import blob, provisioned, push, reboot
 from keigov.zones import compile_zones
 from test_zones_check import DEMO
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 import firmware_harness as fh
+
 from core import events as ev
-from keigov.zones.projection import E7, split16
 from keigov.gnss import offset_deg
+from keigov.zones.projection import E7, split16
 from test_zones_check import DEMO
 from zones_support import CENTER, collection, compile_doc, feature, polygon_feature, to_lonlat
 

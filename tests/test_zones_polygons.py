@@ -21,8 +21,15 @@ from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from keigov.zones.geometry import ray_parity
-from zones_support import (Compiled, collection, compile_doc, compile_lattice_polygon, polygon_feature,
-                           polygon_with_holes, to_lonlat)
+from zones_support import (
+    Compiled,
+    collection,
+    compile_doc,
+    compile_lattice_polygon,
+    polygon_feature,
+    polygon_with_holes,
+    to_lonlat,
+)
 
 QUANT_BAND_M = 0.15
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_harness  # noqa: F401  (firmware on sys.path)
+
 from core import geofence
 from keigov.errors import InputError
 from keigov.zones.projection import E7, Projection, split16

@@ -13,13 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_harness as fh
+
 from core import events, geofence, zonestate
 from core.events import EventLog
 from core.zonestate import W_FALLBACK, W_HOLD, W_HYST_CLAMPED, W_JUMP, W_LOCKOUT, W_POOR_FIX, ZoneState
+from keigov.gnss import offset_deg
 from keigov.zones import compile_zones
 from keigov.zones.projection import E7, split16
 from test_zones_check import DEMO
-from keigov.gnss import offset_deg
 from zones_support import CENTER
 
 CFG = fh.fw_config.Config()

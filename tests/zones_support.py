@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 import firmware_harness  # noqa: F401  (firmware on sys.path)
+
 from core import geofence
 from keigov.zones import Table, Zones, check_collection, compile_checked
 from keigov.zones.projection import E7, Projection, local_radii_m, split16

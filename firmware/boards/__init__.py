@@ -6,7 +6,7 @@ anywhere else.
 """
 
 BOARDS = {
-    "sim": "boards.sim",              # the HIL rig's and the virtual dev board's (hil/vboard.py)
+    "sim": "boards.sim",              # the HIL rig's and the virtual dev board's (hil/keigov_hil/vboard.py)
     "pyboard": "boards.pyboard",      # STM32 pyboard, pyb.CAN
     "stm32": "boards.mcan",           # STM32 with machine.CAN (MicroPython >= 1.28)
     "mimxrt": "boards.mcan",          # MIMXRT with machine.CAN

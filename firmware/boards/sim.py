@@ -32,7 +32,7 @@ the host, as `keigov replay` does) instead of the bundled keigov bus.
 
 `--port FD|stdio` serves the serial link (docs/link-protocol.md) on an inherited file
 descriptor the host made non-blocking (a pty master), or on the console: the virtual dev
-board (hil/vboard.py) runs this board from its main.py with the link on stdio, as a
+board (hil/keigov_hil/vboard.py) runs this board from its main.py with the link on stdio, as a
 pyboard shares its USB serial between the REPL and the link, and its CAN records on two
 inherited pipes (`--can IN,OUT`). When mpremote breaks in (core/link.py) the loop
 raises KeyboardInterrupt, as Ctrl-C would, and the REPL takes the port.
@@ -52,7 +52,7 @@ from core.node import EVENT_BLOCKS, SLOT_BLOCKS, Node
 
 TYPE_CHECKING = False  # true for mypy only: the block below never runs
 if TYPE_CHECKING:
-    from typing import Any
+    pass
 
 _BLOCK = 4096
 

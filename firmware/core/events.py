@@ -29,6 +29,7 @@ The newest FAULT_ENTERED and LOCKOUT_ENGAGED records are also kept outside the r
 whatever overwrites it: `kept(code)`.
 """
 from array import array
+
 from micropython import const
 
 BOOT = const(1)

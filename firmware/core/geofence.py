@@ -27,6 +27,7 @@ does not contain it, at most `near_dm` (the hysteresis needs "far enough past th
 boundary"; beyond `near_dm` it only needs to know "far").
 """
 from array import array
+
 from micropython import const
 
 MAGIC = const(0x315A474B)  # b"KGZ1" little-endian

@@ -15,6 +15,7 @@ distrusted after its timeout (the table's, 5 periods). Refusals are recorded as 
 on the first bad frame of a run.
 """
 from array import array
+
 from micropython import const
 
 from core import codec, events

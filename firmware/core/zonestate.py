@@ -22,6 +22,7 @@ A table that was refused (corrupt, wrong version) keeps the fallback for good; n
 file at all means no zone limits and no GNSS needed.
 """
 from array import array
+
 from micropython import const
 
 from core import events

@@ -19,6 +19,7 @@ from array import array
 from binascii import hexlify
 
 import micropython
+
 from boards.ramcan import RamCan
 from boards.sim import SimWatchdog
 from core import config, geofence

@@ -12,6 +12,7 @@ allocation raises MemoryError and fails the run.
 import sys
 
 import micropython
+
 from core import config, geofence
 from core.events import EventLog
 from core.zonestate import ZoneState

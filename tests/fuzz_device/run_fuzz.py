@@ -107,12 +107,11 @@ def main(argv):
 
     here = argv[0].rsplit("/", 1)[0] if "/" in argv[0] else "."
     sys.path.insert(0, here + "/..")     # tests/: fuzz_support
-    from fuzz_support import Campaign
-
     from boards.ramcan import RamCan
     from boards.sim import SimWatchdog
     from core import config
     from core.app import Governor
+    from fuzz_support import Campaign
     from tables import keigov_bus
 
     seconds = float(argv[1])

@@ -12,13 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from keigov.errors import InputError
-from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, occurrences
-from keigov.report.results import FAIL, CheckResult, judge
-from keigov.firmware_params import STATUS_FLAGS
-from keigov.gnss import in_windows
 from keigov.checks.registry import CheckContext, CheckRegistry, CheckSpec, ScenarioContext
 from keigov.checks.zones import ZONE_CHECKS, entry_and_exit, zone_limit_kph
+from keigov.errors import InputError
+from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, STATUS_FLAGS, occurrences
+from keigov.gnss import in_windows
+from keigov.report.results import FAIL, CheckResult, judge
 from keigov.schema import Field
 
 COMMAND_PERIOD_S = 0.02   # the governor command's cycle time: torque changes are seen per frame

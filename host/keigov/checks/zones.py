@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from keigov.errors import InputError
-from keigov.firmware_params import CKPH_PER_KPH
-from keigov.report.results import FAIL, CheckResult, judge
-from keigov.zones.shapes import ZoneMap, ZoneShape
 from keigov.checks.registry import CheckContext, CheckRegistry
-from keigov.firmware_params import STATUS_FLAGS
+from keigov.errors import InputError
+from keigov.firmware_params import CKPH_PER_KPH, STATUS_FLAGS
+from keigov.report.results import FAIL, CheckResult, judge
 from keigov.schema import Field
+from keigov.zones.shapes import ZoneMap, ZoneShape
 
 _HOLD = 1 << STATUS_FLAGS.index("ZONE_HOLD")
 _FALLBACK = 1 << STATUS_FLAGS.index("ZONE_FALLBACK")

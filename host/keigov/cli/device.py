@@ -15,7 +15,6 @@ from keigov.link.client import DeviceClient, add_port_arguments, open_client
 from keigov.link.eventlog import Origin, event_records, foreign_origins, has_position, zone_origin
 
 
-
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "device",

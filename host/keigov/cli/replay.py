@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from keigov.bus import add_bus_arguments
 from keigov.dbc.smap import map_path
 from keigov.errors import InputError
 from keigov.report.junit import write_junit
 from keigov.report.table import format_table
-from keigov.bus import add_bus_arguments
 from keigov.simboard.runtimes import DEFAULT_RUNTIME, RUNTIMES, get_runtime
 
 EPILOG = """\

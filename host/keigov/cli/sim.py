@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from keigov.bus import add_bus_arguments, bus_choice
 from keigov.report.junit import write_junit
 from keigov.report.table import format_runs, format_table
-from keigov.bus import add_bus_arguments, bus_choice
-from keigov_hil.rig import RigOptions
 from keigov.simboard.runtimes import DEFAULT_RUNTIME, RUNTIMES, get_runtime
+from keigov_hil.rig import RigOptions
 from keigov_hil.scenario import find_scenario
 from keigov_hil.session import run_scenario
 

@@ -25,8 +25,8 @@ from cantools.database.can import Message
 
 from keigov import paths
 from keigov.dbc import checksums
-from keigov.dbc.gateway import device_map
 from keigov.dbc.features import Problem
+from keigov.dbc.gateway import device_map
 from keigov.dbc.load import LoadedDbc, load_dbcs
 from keigov.dbc.physical import MATCH_PGN, physical_tables
 from keigov.dbc.smap import SignalMap, load_map

@@ -29,8 +29,18 @@ import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from keigov.dbc.layout import (BIG_ENDIAN, CONV_INT, CONV_LINEAR, EXTENDED, FLOAT, MATCH_PGN, MULTIPLEXER, SIGNED,
-                               pgn_key, shift)
+from keigov.dbc.layout import (
+    BIG_ENDIAN,
+    CONV_INT,
+    CONV_LINEAR,
+    EXTENDED,
+    FLOAT,
+    MATCH_PGN,
+    MULTIPLEXER,
+    SIGNED,
+    pgn_key,
+    shift,
+)
 from keigov.dbc.specialize import specialize
 
 ERR_NONE = 0

@@ -45,7 +45,7 @@ class DbcLines:
     keywords: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def scan(cls, path: Path, text: str) -> "DbcLines":
+    def scan(cls, path: Path, text: str) -> DbcLines:
         lines = cls(path)
         current = None
         for number, line in enumerate(text.splitlines(), 1):

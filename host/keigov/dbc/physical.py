@@ -15,8 +15,17 @@ from dataclasses import dataclass, field
 from cantools.database.can import Message, Signal
 
 from keigov.dbc.features import unsupported_signal
-from keigov.dbc.layout import (BIG_ENDIAN, CONV_INT, CONV_LINEAR, EXTENDED, FLOAT, MATCH_EXACT, MATCH_PGN,
-                               MULTIPLEXER, SIGNED)
+from keigov.dbc.layout import (
+    BIG_ENDIAN,
+    CONV_INT,
+    CONV_LINEAR,
+    EXTENDED,
+    FLOAT,
+    MATCH_EXACT,
+    MATCH_PGN,
+    MULTIPLEXER,
+    SIGNED,
+)
 
 
 def firmware_id(msg: Message) -> int:

@@ -19,8 +19,8 @@ from operator import itemgetter
 from pathlib import Path
 
 from keigov.errors import InputError
-from keigov.replay.frames import FORMATS, Frame, LogDamage, ReadStats, Selection
 from keigov.replay.formats import format_of, open_log
+from keigov.replay.frames import FORMATS, Frame, LogDamage, ReadStats, Selection
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import bisect
 import math
 from collections.abc import Iterable
 
-from keigov.replay.track import DEFAULT_HDOP, DEFAULT_SATELLITES, with_motion
 from keigov.gnss import GnssFix
+from keigov.replay.track import DEFAULT_HDOP, DEFAULT_SATELLITES, with_motion
 
 MAX_GAP_S = 2.5          # a 1 Hz receiver may miss a fix; a longer gap is an outage
 

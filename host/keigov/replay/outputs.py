@@ -28,15 +28,16 @@ from pathlib import Path
 
 from keigov.fileio import write_atomic
 from keigov.firmware_params import STATE_NAMES, consts, event_names, merge_repeated, occurrences
-from keigov.report.plot import Timeline as PlotTimeline, plot_timeline
-from keigov.report.results import RunResult
-from keigov.report.summary import write_summary
 from keigov.replay.rules import Rules, run_rules
 from keigov.replay.runner import ReplayRun
 from keigov.replay.sides import PERIOD_MS
 from keigov.replay.vehicle import Vehicle
-from keigov.zones.checked import CompiledZones
+from keigov.report.plot import Timeline as PlotTimeline
+from keigov.report.plot import plot_timeline
+from keigov.report.results import RunResult
+from keigov.report.summary import write_summary
 from keigov.timeline import Timeline
+from keigov.zones.checked import CompiledZones
 
 TRACK_COLUMNS = ("t_s", "lat_deg", "lon_deg", "speed_kph", "fix_type", "state", "zone")
 

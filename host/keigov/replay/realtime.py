@@ -20,6 +20,7 @@ from pathlib import Path
 
 import can
 
+from keigov.bus import IN_PROCESS, bus_choice, open_bus
 from keigov.errors import InputError
 from keigov.firmware_params import event_names
 from keigov.replay.drive import Drive
@@ -33,7 +34,6 @@ from keigov.replay.sides import PERIOD_MS, InputSide, OutputSide, period_of
 from keigov.replay.vehicle import HostView, Vehicle
 from keigov.report.junit import write_junit
 from keigov.report.table import format_table
-from keigov.bus import IN_PROCESS, bus_choice, open_bus
 from keigov.simboard.process import DeviceEvent
 
 _SKIP_GAPS_S = 60.0          # as can.player: a longer pause in the log is not waited out

@@ -18,15 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keigov.checks.kinds import CHECKS
+from keigov.checks.registry import CheckRegistry, CheckSpec
+from keigov.checks.zones import entered
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, occurrences, params
 from keigov.report.results import CheckResult, judge
-from keigov.checks.registry import CheckRegistry
-from keigov.checks.kinds import CHECKS
-from keigov.checks.zones import entered
-from keigov.zones.checked import CompiledZones
-from keigov.checks.registry import CheckSpec
 from keigov.schema import Field, load_toml, validate
+from keigov.zones.checked import CompiledZones
 
 # Scenario kinds that judge the governor alone (not how the vehicle responds, which a
 # recording cannot show: overshoot, stabilised speed, lockout speed, decelerations).

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from keigov import paths
 from keigov.dbc.e2e import FramePacker
-from keigov.replay.gnss import FixTimeline
 from keigov.gnss import PAIRED_WITH_LAT, gnss_messages
+from keigov.replay.gnss import FixTimeline
 
 GNSS_PERIODS = 10        # control periods (10 ms) per GNSS message cycle
 PEDAL_PERIODS = 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from keigov.errors import InputError
@@ -69,7 +69,7 @@ def _utc(text: str, where: str) -> float:
     except ValueError:
         raise InputError(f"not an ISO 8601 time: {text!r}", where=where) from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
 
 
@@ -181,7 +181,7 @@ def read_nmea(path: Path) -> list[tuple[float, GnssFix]]:
             if kind == "RMC":
                 if len(f) < 10:
                     raise ValueError("too few fields")
-                date = datetime.strptime(f[9], "%d%m%y").replace(tzinfo=timezone.utc)
+                date = datetime.strptime(f[9], "%d%m%y").replace(tzinfo=UTC)
                 day_start = date.timestamp()
                 if not f[3] or not f[5]:
                     continue              # no position yet (receiver starting)

@@ -119,7 +119,7 @@ class DeviceProcess:
         assert self.proc.stdout is not None
         os.set_blocking(self.proc.stdout.fileno(), False)
 
-    def __enter__(self) -> "DeviceProcess":
+    def __enter__(self) -> DeviceProcess:
         self.start()
         return self
 

@@ -11,17 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keigov import paths
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, params
+from keigov.gnss import offset_deg
+from keigov.schema import Field, load_toml, number_pairs, validate
 from keigov.zones.checked import CompiledZones, read_zones
 from keigov_hil.driver import Driver, ProfilePoint
 from keigov_hil.gnss import GnssReceiver, Route
 from keigov_hil.vehicle import MotorController, Road, Vehicle, VehicleParams
-from keigov.gnss import offset_deg
-from keigov.schema import Field, load_toml, number_pairs, validate
 
-# The bundled scenarios: package data of keigov_hil (hil/scenarios in a checkout).
-SCENARIOS = Path(str(importlib.resources.files("keigov_hil") / "scenarios"))
+# The bundled scenarios: hil/scenarios in a checkout, package data of keigov_hil installed.
+SCENARIOS = (paths.ROOT / "hil" / "scenarios" if paths.ROOT
+             else Path(str(importlib.resources.files("keigov_hil") / "scenarios")))
 
 SCENARIO = {
     "name": Field(str, help="scenario name"),

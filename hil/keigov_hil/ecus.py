@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from keigov import paths
+from keigov.dbc.e2e import checksum_function
 from keigov.dbc.generated import load_path
 from keigov.dbc.packer import TablePacker
-from keigov.dbc.e2e import checksum_function
+from keigov.firmware_params import STATE_NAMES, STATUS_FLAGS
 from keigov.gnss import PAIRED_WITH_LAT, GnssFix, gnss_messages
 from keigov_hil.gnss import GnssReceiver
-from keigov.firmware_params import STATE_NAMES, STATUS_FLAGS
 from keigov_hil.scenario import VALUE_FAULTS, FaultSpec
 from keigov_hil.vehicle import MotorController, Vehicle
 

@@ -1,5 +1,5 @@
 """The virtual dev board's boot ROM: what a MicroPython board does around main.py, for
-the unix port behind a pty. Runs under MicroPython only (hil/vboard.py starts it).
+the unix port behind a pty. Runs under MicroPython only (hil/keigov_hil/vboard.py starts it).
 
 The unix port's own REPL speaks the raw REPL, but it cannot stand in for a board's: at a
 soft reset (Ctrl-D at an empty raw REPL, which mpremote sends before its first command)
@@ -13,7 +13,7 @@ board's words (and os.stat("") is the current directory, as on a board's filesys
            and raw ("raw REPL; CTRL-B to exit", code up to Ctrl-D, "OK", output, 0x04,
            error, 0x04, ">"; raw-paste, mpremote's fast way in, with 512-byte windows)
   resets   a soft reset prints "MPY: soft reboot" and a hard one (machine.reset()) says
-           nothing; either ends this process with a status that tells hil/vboard.py how
+           nothing; either ends this process with a status that tells hil/keigov_hil/vboard.py how
            to start the next one (fresh heap and modules, as a reset gives)
 
 The console is stdin/stdout: the pty master, non-blocking. main.py gets the board's

@@ -3,7 +3,7 @@ python-can bus.
 
 What a USB dev board is, made of processes:
 
-  MCU          the MicroPython unix port running hil/vboard_rom.py (a board's boot and
+  MCU          the MicroPython unix port running hil/keigov_hil/vboard_rom.py (a board's boot and
                REPL) in the board's filesystem directory DIR/fs, with the pty master as
                its console. At boot main.py runs the firmware's sim board in realtime
                with the serial link on the console, as a pyboard shares its USB serial
@@ -36,14 +36,14 @@ from typing import BinaryIO
 import can
 
 from keigov import fwbuild, paths
-from keigov.errors import EnvironmentProblem
 from keigov.bus import IN_PROCESS, BusOptions, open_bus
-from keigov.virtualbus import INTERFACE
+from keigov.errors import EnvironmentProblem
 from keigov.simboard import records as rec
 from keigov.simboard.runtimes import MicroPythonRuntime
+from keigov.virtualbus import INTERFACE
 
 ROM = Path(__file__).with_name("vboard_rom.py")
-EXIT_HARD, EXIT_SOFT, EXIT_SOFT_RAW = 80, 81, 82  # hil/vboard_rom.py
+EXIT_HARD, EXIT_SOFT, EXIT_SOFT_RAW = 80, 81, 82  # hil/keigov_hil/vboard_rom.py
 HEAP = "heapsize=2M"
 
 

@@ -16,13 +16,13 @@ import heapq
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from keigov import paths
 from keigov.dbc.e2e import FramePacker
-from keigov.gnss import PAIRED_WITH_LAT, gnss_messages
-from keigov.gnss import GnssFix
+from keigov.gnss import PAIRED_WITH_LAT, GnssFix, gnss_messages
 from keigov_hil.gnss import Route
 
 Frame = tuple[float, int, bytes, bool]     # (UTC seconds, id without flags, data, extended)
@@ -139,11 +139,11 @@ def write_log(path: Path, frames: Iterator[Frame], channel: object = 0) -> int:
 
 
 def write_gpx(path: Path, fixes: list[tuple[float, GnssFix]]) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     points = []
     for t, fix in fixes:
-        stamp = datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        stamp = datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         points.append(f'   <trkpt lat="{fix.lat_deg:.8f}" lon="{fix.lon_deg:.8f}"><time>{escape(stamp)}</time>'
                       f"<sat>{fix.satellites}</sat><hdop>{fix.hdop}</hdop></trkpt>")
     path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n'

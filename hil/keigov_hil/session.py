@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from keigov.checks.kinds import run_checks
 from keigov.fileio import write_atomic
-from keigov.report.plot import Timeline as PlotTimeline, plot_timeline
+from keigov.report.plot import Timeline as PlotTimeline
+from keigov.report.plot import plot_timeline
 from keigov.report.results import RunResult
 from keigov.report.summary import write_summary
-from keigov.checks.kinds import run_checks
 from keigov_hil.rig import RigOptions, RunData, result_of, run
 from keigov_hil.scenario import Scenario, load_scenario
 

@@ -42,21 +42,21 @@ from pathlib import Path
 
 import can
 
+from keigov.bus import IN_PROCESS, BusOptions, Sender, open_bus, receive
 from keigov.config import simdevice
 from keigov.errors import KeigovError
-from keigov.gnss import GnssFix
 from keigov.firmware_params import event_names, merge_repeated
+from keigov.gnss import GnssFix
 from keigov.report.results import RunResult
-from keigov.bus import IN_PROCESS, BusOptions, Sender, open_bus, receive
 from keigov.simboard import records as rec
 from keigov.simboard.process import DeviceEvent, DeviceProcess, StepOutput
-from keigov_hil.ecus import GovernorView, VehicleNodes
-from keigov_hil.gnss import Route
 from keigov.simboard.runtimes import Runtime
-from keigov.zones.checked import CompiledZones
-from keigov_hil.scenario import ChangeSpec, Scenario, build_world
 from keigov.timeline import COLUMNS, Timeline
 from keigov.virtualbus import INTERFACE
+from keigov.zones.checked import CompiledZones
+from keigov_hil.ecus import GovernorView, VehicleNodes
+from keigov_hil.gnss import Route
+from keigov_hil.scenario import ChangeSpec, Scenario, build_world
 from keigov_hil.vehicle import Vehicle
 
 PERIOD_MS = 10
