@@ -111,7 +111,8 @@ def recorded(dbc: Path, log: Path, n: int, any_source: bool):
 def cpython_table(args) -> list[tuple]:
     rng = random.Random(1)
     sets = [(f"{p.name} (random payloads)", *synthetic(p, args.frames, rng))
-            for p in (DBC_DIR / "keigov.dbc", DBC_DIR / "vehicles" / "ev_mcu.dbc", DBC_DIR / "vehicles" / "j1939_truck.dbc")]
+            for p in (DBC_DIR / "keigov.dbc", DBC_DIR / "vehicles" / "ev_mcu.dbc",
+                      DBC_DIR / "vehicles" / "j1939_truck.dbc")]
     gps, truck = SHARED_DATA / "css-canedge-gps-drive", SHARED_DATA / "css-j1939-truck"
     if gps.exists() and truck.exists():
         sets.append(("CSS GPS drive (recorded)", *recorded(gps / "canmod-gps.dbc", gps / "00000002-60FE415D.MF4",
@@ -200,7 +201,8 @@ def micropython_figures(args) -> tuple[float, float, float] | None:
         return None
     packer = FramePacker.from_map(KEIGOV_MAP)
     values = {
-        "WHEEL_SPEEDS": {"WHEEL_SPEED_FL": 40.1, "WHEEL_SPEED_FR": 40.2, "WHEEL_SPEED_RL": 40.0, "WHEEL_SPEED_RR": 40.3},
+        "WHEEL_SPEEDS": {"WHEEL_SPEED_FL": 40.1, "WHEEL_SPEED_FR": 40.2,
+                         "WHEEL_SPEED_RL": 40.0, "WHEEL_SPEED_RR": 40.3},
         "DRIVER_INPUTS": {"ACCEL_PEDAL_POS": 30.0, "BRAKE_SWITCH": 0},
         "GNSS_VELOCITY": {"GNSS_SPEED": 40.0, "GNSS_HEADING": 90.0},
     }

@@ -96,7 +96,8 @@ def zones(vertices: int) -> tuple[dict, list[list[tuple[float, float]]]]:
                                       "coordinates": [[lonlat(*p) for p in r + r[:1]] for r in drawn]}})
     features.append({"type": "Feature", "properties": {"kind": "freeway_lockout", "width_m": 24, "heading_deg": 80},
                      "geometry": {"type": "LineString",
-                                  "coordinates": [lonlat(-3000 + 200 * k, -2200 + 40 * math.sin(k)) for k in range(31)]}})
+                                  "coordinates": [lonlat(-3000 + 200 * k, -2200 + 40 * math.sin(k))
+                                                  for k in range(31)]}})
     features.append({"type": "Feature", "properties": {"kind": "speed_limit", "limit_kph": 20, "radius_m": 150},
                      "geometry": {"type": "Point", "coordinates": lonlat(2600, 2200)}})
     return {"type": "FeatureCollection", "features": features}, rings

@@ -76,8 +76,9 @@ def scenarios() -> list[tuple[str, str]]:
     info = b"".join(encode_frame(P.INFO, s % 256, b"") for s in range(300))
     blob = ConfigBlob(KEY.device, 1, {"cap_ckph": 4023}, None, bytes(rng.randrange(256) for _ in range(20000))).sign(
         KEY.key)
-    puts = b"".join(encode_frame(P.CONFIG_PUT, i, messages.put_request(len(blob), off, blob[off : off + P.PUT_DATA_MAX]))
-                    for i, off in enumerate(range(0, len(blob), P.PUT_DATA_MAX)))
+    step = P.PUT_DATA_MAX
+    puts = b"".join(encode_frame(P.CONFIG_PUT, i, messages.put_request(len(blob), off, blob[off : off + step]))
+                    for i, off in enumerate(range(0, len(blob), step)))
     puts += encode_frame(P.CONFIG_COMMIT, 200)
     return [("garbage, no delimiters", garbage.hex()), ("random bytes", mixed.hex()),
             ("max frames, bad CRC", bad.hex()), ("status requests", status.hex()), ("info requests", info.hex()),
@@ -89,7 +90,8 @@ def main() -> int:
     if exe is None:
         print("no micropython binary", file=sys.stderr)
         return 3
-    program = DEVICE_SIDE.replace("TESTS", repr(str(ROOT / "tests"))).replace("PROV", repr(KEY.provision_record().hex()))
+    program = DEVICE_SIDE.replace("TESTS", repr(str(ROOT / "tests")))
+    program = program.replace("PROV", repr(KEY.provision_record().hex()))
     data = "".join(f"{name}|{hexdata}\n" for name, hexdata in scenarios())
     print(f"{'traffic':<24} {'budget':>5} {'polls':>7} {'mean us':>8} {'p99 us':>8} {'worst us':>8}")
     proc = subprocess.run([exe, "-c", program], input=data, cwd=FIRMWARE, capture_output=True, text=True,

@@ -151,7 +151,8 @@ def main() -> None:
         best = min(runs[runtime], key=lambda r: r.wall_seconds)
         print(f"{runtime:<20} {best.sim_seconds:>6.1f} {best.wall_seconds:>7.3f} {factors[-1]:>7.1f}x"
               f" {statistics.median(factors):>8.1f}x {factors[0]:>7.1f}x")
-        print(f"{'':<20} every run, in order: {' '.join(f'{r.sim_seconds / r.wall_seconds:.0f}x' for r in runs[runtime])}")
+        factors = " ".join(f"{r.sim_seconds / r.wall_seconds:.0f}x" for r in runs[runtime])
+        print(f"{'':<20} every run, in order: {factors}")
         print("\n".join(_breakdown(best)))
     if "micropython" in runs:
         median = statistics.median(r.sim_seconds / r.wall_seconds for r in runs["micropython"])

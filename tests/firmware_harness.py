@@ -171,7 +171,8 @@ class Bench:
             self.send("GNSS_FIX_LON", {"LONGITUDE": round(lon, 7), "HDOP": car.gnss_hdop}, counter=seq)
         if "VEL" in parts:
             heading = round(heading_deg % 360, 2)
-            self.send("GNSS_VELOCITY", {"GNSS_SPEED": round(speed_kph, 2), "GNSS_HEADING": heading if heading < 360 else 0.0},
+            self.send("GNSS_VELOCITY",
+                      {"GNSS_SPEED": round(speed_kph, 2), "GNSS_HEADING": heading if heading < 360 else 0.0},
                       counter=seq)
         return seq
 

@@ -50,7 +50,8 @@ def test_good_file_compiles_to_firmware_units(tmp_path):
 
 
 @pytest.mark.parametrize("text,where,reason", [
-    ("version = 1\ncap_mph = 90\n", "CONFIG.toml:2: cap_mph", "must be within 4.98 .. 80.77 mph (firmware bounds of cap_ckph)"),
+    ("version = 1\ncap_mph = 90\n", "CONFIG.toml:2: cap_mph",
+     "must be within 4.98 .. 80.77 mph (firmware bounds of cap_ckph)"),
     ("version = 1\ncap_mph = true\n", "CONFIG.toml:2: cap_mph", "must be a number"),
     ("version = 1\nturbo = 1\n", "CONFIG.toml:2: turbo", "unknown key"),
     ("cap_mph = 20\n", "CONFIG.toml", "missing 'version'"),

@@ -151,9 +151,9 @@ def test_truck_governs_on_its_single_speed_signal():
         app.step(now)
     sup = app.safety
     assert (sup.state, sup.speed_source, sup.speed) == (NORMAL, 1, 3000)
-    for now in range(now + 10, now + 600, 10):      # CCVS1 stops (timeout: 5 periods); the pedal goes on
+    for later in range(now + 10, now + 600, 10):      # CCVS1 stops (timeout: 5 periods); the pedal goes on
         send("EEC2", eec2)
-        app.step(now)
+        app.step(later)
     assert sup.state == FAULT and sup.flags & (1 << roles.FLAG_SPEED_TIMEOUT)
 
 

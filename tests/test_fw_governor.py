@@ -156,7 +156,8 @@ RX_NAMES = [fh.packer().db.get_message_by_frame_id(f).name for f in T.RX_ID]
 
 raw_frames = st.tuples(
     st.just("raw"),
-    st.one_of(st.sampled_from(KNOWN_IDS), st.integers(0, 0x7FF), st.integers(0, 0x1FFFFFFF).map(lambda f: f | 0x20000000)),
+    st.one_of(st.sampled_from(KNOWN_IDS), st.integers(0, 0x7FF),
+              st.integers(0, 0x1FFFFFFF).map(lambda f: f | 0x20000000)),
     st.binary(min_size=0, max_size=8),
 )
 packed_frames = st.sampled_from(RX_NAMES).flatmap(

@@ -54,7 +54,8 @@ def test_wheels_reading_low_against_gnss_are_implausible_and_the_higher_speed_go
     s = bench.app.safety
     assert s.state in (NORMAL, LIMITING) and not bench.flags & roles.FAULT_FLAGS, "ridden through, no FAULT"
     assert s.speed == pytest.approx(true * 100, abs=30), "the governor limits on GNSS's higher speed"
-    assert [v for _c, _t, v in bench.events(events.SPEED_IMPLAUSIBLE)] == [pytest.approx(true * 100 * (1 - scale), abs=30)]
+    implausible = [v for _c, _t, v in bench.events(events.SPEED_IMPLAUSIBLE)]
+    assert implausible == [pytest.approx(true * 100 * (1 - scale), abs=30)]
     assert bench.last("GOVERNOR_STATUS")["SPEED_IMPLAUSIBLE"] == 1
     # They agree again (the sensor is fixed): cleared after xcheck_ms of agreement.
     bench.car.set_speed(true)
@@ -118,7 +119,7 @@ def test_frames_alternating_with_a_forged_speed_are_a_fault_within_three_periods
     forged = [30.0] * 4
     start = bench.now
     at = None
-    for n in range(20):
+    for _ in range(20):
         # The forger's frame goes first with the next counter; the genuine one repeats it.
         bench.car.wheels_on = False
         bench.send("WHEEL_SPEEDS", dict(zip(fh.Bench.WHEEL_NAMES, forged)))

@@ -22,12 +22,12 @@ ROUTE = [(-250.0, 150.0), (-250.0, 520.0), (100.0, 30.0), *RAMP_PATH[1:]]
 
 
 @pytest.fixture(scope="module")
-def zone_drive(demo, tmp_path_factory) -> tuple[fh.Bench, Path, Path, int]:
+def zone_drive(demo, tmp_path_factory) -> tuple[fh.Bench, Path, Path, int]:  # noqa: F811  (the imported fixture)
     """The recorded drive: (bench, trace file, zone table file, steps of warm-up)."""
     bench = fh.Bench(fence=demo.fence)
     periods = drive(bench, ROUTE, 60.0, settle_ms=3000, gnss_off=(25000, 38000), spoof=(45000, 50000, -2000.0))
     warmup = 0
-    for p in periods:
+    for _ in periods:
         warmup = warmup or len(bench.trace)
     bench.car.wheels_on = False
     bench.run(1000)

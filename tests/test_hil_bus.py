@@ -66,7 +66,8 @@ def test_keigovs_interface_delivers_what_python_cans_virtual_delivers(own: bool,
                     assert m.channel == a.channel_id                # stamped with the sender's channel
                     assert all(m is not s and m.data is not s.data for s in sent), "each receiver owns its copy"
                     if preserve:
-                        assert m.timestamp == next(s.timestamp for s in sent + [m] if s.arbitration_id == m.arbitration_id)
+                        assert m.timestamp == next(s.timestamp for s in [*sent, m]
+                                                   if s.arbitration_id == m.arbitration_id)
             seen[interface] = {name: [tuple(getattr(m, f) for f in FIELDS if f != "channel") for m in msgs]
                                for name, msgs in got.items()}
         finally:

@@ -131,7 +131,8 @@ def test_events_rate(tmp_path, params, events, verdict, value):
 def test_limit_start_wants_the_first_limit_at_the_speed_not_the_cap(tmp_path):
     checks = '[[checks]]\nkind = "limit_start"\n'
     state = lambda t: "INIT" if t < 0.05 else "LIMITING"    # noqa: E731
-    (at_speed,) = made_up(tmp_path, checks, lambda t: 80.0, state_of=state, limit_of=lambda t: 0.0 if t < 0.05 else 79.8)
+    (at_speed,) = made_up(tmp_path, checks, lambda t: 80.0, state_of=state,
+                          limit_of=lambda t: 0.0 if t < 0.05 else 79.8)
     assert at_speed.verdict == "pass" and at_speed.value == pytest.approx(0.2)
     (stepped,) = made_up(tmp_path, checks, lambda t: 80.0, state_of=state, limit_of=lambda t: 0.0 if t < 0.05 else 64.4)
     assert stepped.verdict == "fail" and stepped.value == pytest.approx(15.6)

@@ -41,7 +41,8 @@ def test_driver_settles_within_1_kph_of_the_target_on_a_level_road(target_kph: f
 
 
 def test_driver_follows_steps_down_to_a_lower_target_and_to_a_stop() -> None:
-    profile = [ProfilePoint(0.0, target_kph=80.0), ProfilePoint(40.0, target_kph=40.0), ProfilePoint(80.0, target_kph=0.0)]
+    profile = [ProfilePoint(0.0, target_kph=80.0), ProfilePoint(40.0, target_kph=40.0),
+               ProfilePoint(80.0, target_kph=0.0)]
     rows = closed_loop(profile, 100.0)
     assert max(abs(v - 80.0) for v in speeds_between(rows, 30.0, 40.0)) < 1.0
     assert max(abs(v - 40.0) for v in speeds_between(rows, 70.0, 80.0)) < 1.0
@@ -99,7 +100,8 @@ def test_before_the_first_point_and_on_a_coast_point_the_foot_is_off() -> None:
 
 
 def test_the_same_profile_drives_the_same_way() -> None:
-    profile = [ProfilePoint(0.0, target_kph=60.0), ProfilePoint(20.0, pedal_pct=100.0), ProfilePoint(25.0, target_kph=30.0)]
+    profile = [ProfilePoint(0.0, target_kph=60.0), ProfilePoint(20.0, pedal_pct=100.0),
+               ProfilePoint(25.0, target_kph=30.0)]
     assert closed_loop(profile, 40.0) == closed_loop(profile, 40.0)
 
 

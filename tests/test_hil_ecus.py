@@ -125,7 +125,8 @@ def test_forge_slips_a_valid_frame_in_before_each_genuine_one(policy: str) -> No
     assert len(forged) == 100 and len(genuine) == 150 and all(ok for _t, _v, ok in frames)
     assert set(steps(genuine)) == {1}, "the genuine sender's counter is not disturbed"
     pairs = [(frames[i], frames[i + 1]) for i in range(len(frames) - 1) if frames[i] in forged]
-    assert len(pairs) == 100 and all(a[0] == b[0] for a, b in pairs), "each forged frame comes just before a genuine one"
+    assert len(pairs) == 100 and all(a[0] == b[0] for a, b in pairs), \
+        "each forged frame comes just before a genuine one"
     gaps = {(int(b[1]["WHEEL_SPEEDS_COUNTER"]) - int(a[1]["WHEEL_SPEEDS_COUNTER"])) % 16 for a, b in pairs}
     assert gaps == {"next": {0}, "same": {1}}.get(policy, gaps) and (policy != "random" or len(gaps) > 4)
 

@@ -102,7 +102,8 @@ local_offsets = st.tuples(st.floats(-3000, 3000), st.floats(-3000, 3000))
 
 @given(st.lists(local_offsets, min_size=2, max_size=8), st.floats(0.0, 1.0), st.floats(-60.0, 60.0))
 @example([(3000.0, -3000.0), (3000.0, 3000.0)], 0.5, 60.0)  # long east-west leg far north: biggest bulge
-def test_positions_stay_inside_the_route_bounding_box(offsets: list[tuple[float, float]], frac: float, lat0: float) -> None:
+def test_positions_stay_inside_the_route_bounding_box(offsets: list[tuple[float, float]], frac: float,
+                                                      lat0: float) -> None:
     origin = (lat0, 10.0)
     points = [local_to_deg(origin, n, e) for n, e in offsets]
     if all(reference_haversine_m(points[0], p) < 0.01 for p in points):
@@ -190,7 +191,8 @@ def test_position_noise_has_the_configured_standard_deviation() -> None:
     route = Route.straight(*TOKYO, 90.0, 1000.0)
     receiver = GnssReceiver(route, noise_m=1.5, seed=3)
     truth = route.position_at(100.0)
-    offsets = [deg_to_local(truth[:2], f.lat_deg, f.lon_deg) for f in (receiver.fix(0.0, 100.0, 0.0) for _ in range(4000))]
+    fixes = (receiver.fix(0.0, 100.0, 0.0) for _ in range(4000))
+    offsets = [deg_to_local(truth[:2], f.lat_deg, f.lon_deg) for f in fixes]
     north = [n for n, _ in offsets]
     east = [e for _, e in offsets]
     for axis in (north, east):

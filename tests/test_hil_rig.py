@@ -49,7 +49,8 @@ def test_bundled_scenario_passes_on_micropython(name: str, tmp_path: Path) -> No
 @pytest.mark.micropython
 def test_lockstep_runs_are_identical_byte_for_byte_and_across_runtimes(tmp_path: Path) -> None:
     sc = shortened(tmp_path, "speed_checksum_bad", 30.0)
-    sc.write_text(sc.read_text().replace("start_s = 25.0", "start_s = 12.0").replace("within_s = 70.0", "within_s = 90.0"))
+    sc.write_text(sc.read_text().replace("start_s = 25.0", "start_s = 12.0")
+                  .replace("within_s = 70.0", "within_s = 90.0"))
     timelines = []
     runtimes = ("micropython", "micropython", "micropython-bytecode", "cpython")
     for n, runtime in enumerate(runtimes):
@@ -147,7 +148,8 @@ def test_a_named_channel_gives_the_same_run_as_the_private_one(tmp_path: Path) -
     """On a channel the rig did not create it takes whatever else is queued each period,
     as on a shared bus (socketcan); with nothing else there, the run is the same."""
     sc = shortened(tmp_path, "speed_checksum_bad", 30.0)
-    sc.write_text(sc.read_text().replace("start_s = 25.0", "start_s = 12.0").replace("within_s = 70.0", "within_s = 90.0"))
+    sc.write_text(sc.read_text().replace("start_s = 25.0", "start_s = 12.0")
+                  .replace("within_s = 70.0", "within_s = 90.0"))
     private = run_scenario(sc, tmp_path / "private", RigOptions(get_runtime("cpython")), plot=False)
     named = run_scenario(sc, tmp_path / "named", RigOptions(get_runtime("cpython"), channel=f"test-{uuid.uuid4().hex}"),
                          plot=False)

@@ -263,7 +263,8 @@ def test_regen_at_the_request_the_forces_need_holds_a_10_pct_descent() -> None:
 def test_regen_is_the_drive_power_envelope_and_fades_to_nothing_at_rest() -> None:
     assert Vehicle(REGEN, speed_mps=20.0 / 3.6).max_regen_torque_nm() == 120.0
     at_cap = Vehicle(REGEN, speed_mps=64.4 / 3.6)
-    assert at_cap.max_regen_torque_nm() == pytest.approx(at_cap.max_motor_torque_nm()) and at_cap.max_motor_torque_nm() < 120.0
+    assert at_cap.max_regen_torque_nm() == pytest.approx(at_cap.max_motor_torque_nm())
+    assert at_cap.max_motor_torque_nm() < 120.0
     assert Vehicle(REGEN, speed_mps=3.0 / 3.6).max_regen_torque_nm() == pytest.approx(120.0 * 3.0 / 5.0)
     assert Vehicle(REGEN).max_regen_torque_nm() == 0.0
 
@@ -282,7 +283,8 @@ def test_full_regen_brings_the_car_to_rest_softly_and_never_backwards() -> None:
 
 
 def test_no_regen_param_means_a_regen_request_changes_nothing() -> None:
-    plain, asked = Vehicle(road=Road(((0.0, -8.0),)), speed_mps=15.0), Vehicle(road=Road(((0.0, -8.0),)), speed_mps=15.0)
+    plain = Vehicle(road=Road(((0.0, -8.0),)), speed_mps=15.0)
+    asked = Vehicle(road=Road(((0.0, -8.0),)), speed_mps=15.0)
     for k in range(300):
         torque = 0.5 if k < 100 else 0.0
         plain.step(DT_S, torque)

@@ -34,7 +34,8 @@ def scenario_file(tmp_path: Path, extra: str = "", zones: str | None = "zones.ge
         (tmp_path / zones).write_text(DEMO.read_text())
     head = f'zones = "{zones}"\n' if zones else ""
     path = tmp_path / "sc.toml"
-    path.write_text(f"[scenario]\nduration_s = 10.0\n{head}\n[route]\n{route or 'waypoints_m = [[0.0, 0.0], [0.0, 100.0]]'}\n"
+    route = route or "waypoints_m = [[0.0, 0.0], [0.0, 100.0]]"
+    path.write_text(f"[scenario]\nduration_s = 10.0\n{head}\n[route]\n{route}\n"
                     f"\n[[driver]]\nt_s = 0.0\ntarget_kph = 30.0\n{extra}")
     return path
 
@@ -66,7 +67,8 @@ def test_a_scenario_names_its_zones_and_routes_in_metres(tmp_path: Path):
     ({"route": "waypoints_m = [[0.0, 0.0, 1.0]]"}, "'route.waypoints_m' must be a list"),
     ({"route": "waypoints_m = [[0.0, 0.0]]"}, "'route.waypoints_m' needs at least two points"),
     ({"route": "waypoints_m = [[0.0, 0.0], [0.0, 9.0]]\n[gnss]\njumps = [[1.0, 2.0, 3.0]]"}, "'gnss.jumps' must be"),
-    ({"extra": '[[checks]]\nkind = "zone_applied"\nzone = "Moon base"'}, "'checks[0].zone' = 'Moon base' is not a zone"),
+    ({"extra": '[[checks]]\nkind = "zone_applied"\nzone = "Moon base"'},
+     "'checks[0].zone' = 'Moon base' is not a zone"),
     ({"zones": None, "extra": '[[checks]]\nkind = "zone_released"\nzone = "Campus"'}, "has no 'scenario.zones'"),
     ({"extra": '[[checks]]\nkind = "zone_applied"'}, "missing key 'checks[0].zone'"),
 ])
@@ -164,7 +166,8 @@ def test_hold_and_fallback_timing_against_the_configured_hold(tmp_path):
     for fallback_at, verdict in ((19.95, "pass"), (19.0, "fail"), (21.0, "fail")):
         h, f = made_up_run(tmp_path, checks, lambda t, y: ("NORMAL", 0), outages=outage, seconds=40.0,
                            fix_kind=lambda t: 0 if 10.0 <= t < 30.0 else 3,
-                           flags_of=lambda t, at=fallback_at: (hold if 11.5 <= t < at else 0) | (fall if t >= at else 0))
+                           flags_of=lambda t, at=fallback_at: ((hold if 11.5 <= t < at else 0)
+                                                               | (fall if t >= at else 0)))
         assert h.verdict == "pass" and h.value == pytest.approx(1.5)
         assert f.verdict == verdict, (fallback_at, f)
     h, _f = made_up_run(tmp_path, checks, lambda t, y: ("NORMAL", 0), outages=outage, seconds=40.0,

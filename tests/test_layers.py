@@ -17,7 +17,7 @@ import pytest
 from keigov import paths
 
 CHECKOUT = Path(__file__).resolve().parents[1]
-PACKAGES = {"keigov": CHECKOUT / "host" / "keigov", "keigov_hil": CHECKOUT / "hil"}
+PACKAGES = {"keigov": CHECKOUT / "host" / "keigov", "keigov_hil": CHECKOUT / "hil" / "keigov_hil"}
 
 
 def _modules() -> dict[str, Path]:
@@ -146,7 +146,8 @@ def _package(module: str) -> str:
 def test_no_import_cycle_between_packages():
     packages: dict[str, set[str]] = {}
     for module, imported in GRAPH.items():
-        packages.setdefault(_package(module), set()).update(_package(m) for m in imported if _package(m) != _package(module))
+        home = _package(module)
+        packages.setdefault(home, set()).update(_package(m) for m in imported if _package(m) != home)
     assert _cycles(packages) == []
 
 

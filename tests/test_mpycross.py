@@ -78,7 +78,8 @@ def test_the_micropython_runtime_runs_the_firmware_from_the_cache(tmp_path: Path
     main = Path(next(a for a in command if a.endswith("main.py")))
     assert main.parent.parent == cache / "firmware"
     assert (main.parent / "core" / "app.mpy").exists() and (main.parent / "boards" / "sim.mpy").exists()
-    bytecode = Path(next(a for a in get_runtime("micropython-bytecode").command(tmp_path, False) if a.endswith("main.py")))
+    command = get_runtime("micropython-bytecode").command(tmp_path, False)
+    bytecode = Path(next(a for a in command if a.endswith("main.py")))
     assert bytecode.parent.name.startswith("any-bytecode-"), "bytecode for any port: no -march to refuse it elsewhere"
 
 

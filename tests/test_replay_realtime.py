@@ -43,9 +43,9 @@ class StandInBoard(threading.Thread):
                 speed = speeds.decode(msg.data)["WHEEL_SPEED_FL"]
             elif msg.arbitration_id == 0x0C0:
                 over = speed > 64.0
-                fid, data = self.packer.pack("GOVERNOR_COMMAND", {"TORQUE_LIMIT": 0 if over else 50,
-                                                                  "SPEED_LIMIT": 64.4, "COMMAND_STATE": 2 if over else 1,
-                                                                  "REGEN_REQUEST": 0})
+                command = {"TORQUE_LIMIT": 0 if over else 50, "SPEED_LIMIT": 64.4,
+                           "COMMAND_STATE": 2 if over else 1, "REGEN_REQUEST": 0}
+                fid, data = self.packer.pack("GOVERNOR_COMMAND", command)
                 self.bus.send(can.Message(arbitration_id=fid, data=data, is_extended_id=False))
         self.bus.shutdown()
 

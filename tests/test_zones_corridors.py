@@ -63,7 +63,8 @@ def test_corridor_membership_and_clearance(line, width, data):
         t = data.draw(st.floats(0, 1))
         ang = data.draw(st.floats(0, 2 * math.pi))
         dist = r + data.draw(st.floats(-3, 3)) if data.draw(st.booleans()) else data.draw(st.floats(0, r + 400))
-        probes.append((round(ax + t * (bx - ax) + dist * math.cos(ang)), round(ay + t * (by - ay) + dist * math.sin(ang))))
+        probes.append((round(ax + t * (bx - ax) + dist * math.cos(ang)),
+                       round(ay + t * (by - ay) + dist * math.sin(ang))))
     for p in probes:
         d = centre.distance(Point(p))
         inside = c.look(*p).limit != 0

@@ -226,7 +226,8 @@ def test_lockout_latches_until_clear_and_dwell():
         fix(zs, t)
     assert zs.lockout == 1
     fence.next = (0, 0, 0, 200)
-    for t in range(t + 200, t + 200 + DWELL, 200):
+    start = t
+    for t in range(start + 200, start + 200 + DWELL, 200):
         fix(zs, t)
     assert zs.lockout == 1               # the dwell has not passed: the first of them opened it
     fix(zs, t + 200)
@@ -371,7 +372,7 @@ def drive(fence, path, kph: float, heading_deg: float, fix_hz: int = 5):
 def test_campus_limit_applies_at_the_boundary_and_relaxes_after_hysteresis(demo_fence):
     """North through the campus (edges at 250 m and 750 m north) at 20 km/h."""
     entered = relaxed = None
-    for t, (x, y), zs in drive(demo_fence, ((-650.0, 150.0), (-650.0, 900.0)), 20.0, 0.0):
+    for t, (_x, y), zs in drive(demo_fence, ((-650.0, 150.0), (-650.0, 900.0)), 20.0, 0.0):
         if entered is None and zs.limit_ckph == 2414:
             entered = y
         if entered is not None and relaxed is None and zs.limit_ckph == 0:

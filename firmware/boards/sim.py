@@ -383,7 +383,8 @@ class SimBoard:
         link = self.link
         can = self.can
         ticks_ms = getattr(time, "ticks_ms", None) or (lambda: int(time.monotonic() * 1000) & 0x3FFFFFFF)
-        ticks_diff = getattr(time, "ticks_diff", None) or (lambda a, b: ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000)
+        ticks_diff = (getattr(time, "ticks_diff", None)
+                      or (lambda a, b: ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000))
         _collect_boot_garbage()
         next_t = ticks_ms()
         while True:

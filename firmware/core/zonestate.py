@@ -2,8 +2,9 @@
 
 Pure logic: the supervisor passes in each complete fix (`on_fix`) and calls `step`
 every control period with the vehicle speed; this module never touches CAN. It reads
-`limit_ckph` (0: no zone limit), `zone_id` and `lockout` back, and `warnings` (W_*). The event log is told where the vehicle is
-(`log.locate`, the last good fix) so that every event carries the position.
+`limit_ckph` (0: no zone limit), `zone_id` and `lockout` back, and `warnings` (W_*). The
+event log is told where the vehicle is (`log.locate`, the last good fix) so that every
+event carries the position.
 
 - A stricter limit (or a lockout) applies at the first fix that shows it, good or poor.
 - A looser one only when, for `zone_dwell_ms`, every fix was good (none more than
