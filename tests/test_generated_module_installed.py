@@ -1,6 +1,6 @@
 """A generated module decodes wherever keigov is installed, with nothing put on sys.path.
 
-From the wheel, installed on its own (test_package.py builds and installs it), `keigov dbc
+From the wheel, installed on its own (tests/conftest.py's `installed`), `keigov dbc
 compile DBC --all -o m.py` runs in an empty folder; then `python -S -c "import m; ..."`,
 with the installed copy as the only entry beyond the standard library, decodes frames of
 keigov.dbc and of the CSS recordings' DBCs, and the values equal cantools'
@@ -22,7 +22,7 @@ from cantools.database.can import Message
 
 from dbc_support import cantools_decode, device_id, same_values, sample_payloads
 from keigov import paths
-from test_package import installed, keigov  # noqa: F401  (installed: the wheel's fixture)
+from wheelenv import keigov
 
 DBCS = [paths.KEIGOV_DBC, *sorted(paths.SHARED_DATA.glob("*/*.dbc"))]
 
@@ -50,7 +50,7 @@ def _frames(db: cantools.database.can.Database, rng: random.Random) -> list[tupl
 
 
 @pytest.mark.parametrize("dbc", DBCS, ids=lambda p: p.name)
-def test_a_compiled_module_decodes_like_cantools_from_the_installed_wheel(installed, tmp_path: Path,  # noqa: F811
+def test_a_compiled_module_decodes_like_cantools_from_the_installed_wheel(installed, tmp_path: Path,
                                                                           dbc: Path):
     _, target = installed
     out = keigov(target, tmp_path, "dbc", "compile", str(dbc), "--all", "-o", "m.py")

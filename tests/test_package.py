@@ -1,57 +1,20 @@
 """The wheel is the whole product: installed outside any checkout, keigov finds its firmware,
 DBCs, maps and scenarios in the package and runs.
 
-The wheel is built from a copy of this checkout's files (a build in the checkout would reuse
-a stale build/ folder) and installed, without its dependencies (this environment has them),
-into a folder of its own; every command runs from another folder, with the checkout nowhere
-on its path.
+The wheel is built and installed once a session (tests/conftest.py `installed`), and every
+command runs from another folder, with the checkout nowhere on its path.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from keigov import paths
 from keigov_hil.scenario import SCENARIOS
-
-CHECKOUT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(the built wheel, the folder it is installed in)."""
-    base = tmp_path_factory.mktemp("wheel")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=CHECKOUT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    source = base / "source"
-    for name in files:
-        if (CHECKOUT / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(CHECKOUT / name, source / name)
-    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base), str(source)],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    (wheel,) = base.glob("keigov-*.whl")
-    target = base / "site"
-    out = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                          str(wheel)], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return wheel, target
-
-
-def keigov(target: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("KEIGOV_ROOT", "PYTHONPATH")}
-    env["PYTHONPATH"] = str(target)
-    return subprocess.run([sys.executable, "-m", "keigov", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+from wheelenv import keigov
 
 
 def test_the_wheel_carries_the_firmware_dbcs_maps_and_scenarios(installed):
@@ -98,3 +61,14 @@ def test_an_unknown_scenario_name_is_a_clear_error(installed, tmp_path):
     assert out.returncode == 2
     assert "no bundled scenario of that name" in out.stderr and "full_throttle" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_unreadable_package_data_is_one_line_and_exit_3(installed, tmp_path):
+    _, target = installed
+    broken = tmp_path / "site"
+    shutil.copytree(target, broken)
+    (broken / "keigov" / "_firmware" / "core" / "safety.py").unlink()
+    for args in (("--help",), ("sim", "full_throttle", "--out", "x")):
+        out = keigov(broken, tmp_path, *args)
+        assert out.returncode == 3, out.stderr
+        assert out.stderr.count("\n") == 1 and "core/safety.py" in out.stderr and "Traceback" not in out.stderr

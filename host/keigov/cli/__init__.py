@@ -56,7 +56,10 @@ def _unavailable(name: str, exc: ImportError):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except KeigovError as exc:       # the package's own data unreadable: nothing can run
+        return _failed(exc, debug="--debug" in (sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -64,13 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeigovError as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"keigov: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _failed(exc, args.debug)
     except KeyboardInterrupt:
         print("keigov: interrupted", file=sys.stderr)
         return 130
+
+
+def _failed(exc: KeigovError, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"keigov: error: {exc}", file=sys.stderr)
+    return exc.exit_code
 
 
 if __name__ == "__main__":
