@@ -75,8 +75,8 @@ def test_info_status_events_push_pull_reboot(tmp_path, capsys):
         code, out, _ = run(["device", "status", "--port", port], capsys)
         rows = dict(line.split(None, 1) for line in out.splitlines() if line.strip())
         assert rows["state"].strip() == status["state_name"]
-        assert rows["limit"].strip() == (f"{status['limit_ckph'] / 100:.2f} km/h "
-                                         f"({status['limit_ckph'] / 160.9344:.1f} mph)")
+        assert rows["limit"].strip() == (f"{status['limit_ckph'] / 160.9344:.1f} mph "
+                                         f"({status['limit_ckph'] / 100:.1f} km/h)")
         assert "ckph" not in out, "the table speaks km/h and mph; --json keeps the device's units"
         assert run(["device", "clear-faults", "--port", port], capsys)[0] == 0
 

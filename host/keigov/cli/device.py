@@ -79,7 +79,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _speed(ckph: int) -> str:
-    return f"{ckph / CKPH_PER_KPH:.2f} km/h ({ckph / CKPH_PER_MPH:.1f} mph)"
+    """mph first: the cap is set in mph."""
+    return f"{ckph / CKPH_PER_MPH:.1f} mph ({ckph / CKPH_PER_KPH:.1f} km/h)"
 
 
 def status_rows(status: dict[str, int]) -> list[tuple[str, object]]:
