@@ -11,6 +11,11 @@ and after: on a shared machine the two processes compete for the cores with ever
 else, and a VM's own speed moves from spell to spell. Not a test: it prints figures.
 
     python benchmarks/sim_realtime.py [--repeat 5] [--runtime micropython] [--runtime micropython-bytecode]
+    python benchmarks/sim_realtime.py --against main [--repeat 9]
+
+With --against REV the same scenario runs as `keigov sim`, alternately from this tree and
+from REV's (a git worktree of it), on the MicroPython device, and the medians and their
+ratio are printed: the comparison a change to the rig or the firmware is held to.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -125,13 +131,72 @@ def _breakdown(run: RunResult) -> list[str]:
     return lines
 
 
+def _tree_path(tree: Path, into: Path) -> Path:
+    """A folder to put on PYTHONPATH that imports keigov and keigov_hil from `tree` (the
+    rig's package is hil/keigov_hil, or hil/ itself in older trees)."""
+    into.mkdir(parents=True)
+    (into / "keigov").symlink_to(tree / "host" / "keigov")
+    hil = tree / "hil" / "keigov_hil"
+    (into / "keigov_hil").symlink_to(hil if hil.is_dir() else tree / "hil")
+    return into
+
+
+def _cli_factor(path: Path, scenario: Path, out: Path) -> float:
+    """`keigov sim` from the tree on `path`, in a process of its own: its real-time factor."""
+    import json
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(path))
+    env.pop("KEIGOV_ROOT", None)
+    proc = subprocess.run([sys.executable, "-m", "keigov", "sim", str(scenario), "--out", str(out), "--no-plot"],
+                          env=env, cwd=out.parent, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit(f"keigov sim from {path} failed:\n{proc.stderr[-2000:]}")
+    summary = json.loads((out / "summary.json").read_text())
+    return summary["sim_seconds"] / summary["wall_seconds"]
+
+
+def compare(rev: str, scenario: Path, repeat: int) -> None:
+    import subprocess
+
+    here = Path(__file__).resolve().parents[1]
+    print(f"scenario: {scenario.name}, {repeat} runs per tree interleaved (this tree, then {rev}); "
+          f"load average before: {_load()}")
+    print(f"machine before: {_machine()[1]}")
+    factors: dict[str, list[float]] = {"this tree": [], rev: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        worktree = Path(tmp) / "rev"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(worktree), rev], cwd=here, check=True)
+        try:
+            trees = {"this tree": _tree_path(here, Path(tmp) / "path-here"),
+                     rev: _tree_path(worktree, Path(tmp) / "path-rev")}
+            for k in range(repeat):
+                for name, path in trees.items():
+                    factors[name].append(_cli_factor(path, scenario, Path(tmp) / f"out-{len(factors[name])}-{k}"))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=here, check=False)
+    print(f"load average after: {_load()}")
+    print(f"machine after:  {_machine()[1]}")
+    for name, values in factors.items():
+        print(f"{name:<12} median {statistics.median(values):6.1f}x   every run: "
+              + " ".join(f"{v:.0f}x" for v in values))
+    ours, theirs = (statistics.median(v) for v in factors.values())
+    print(f"this tree / {rev}: {ours / theirs:.3f}; goal: median >= {GOAL_X:.0f}x: "
+          f"{'met' if ours >= GOAL_X else 'NOT met'} ({ours:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scenario", type=Path, default=SCENARIOS / "full_throttle.toml")
     parser.add_argument("--runtime", action="append", choices=sorted(set(RUNTIMES) - {"external"}),
                         help="runtime to measure (repeatable; default: micropython and cpython)")
+    parser.add_argument("--against", metavar="REV",
+                        help="compare `keigov sim` with the MicroPython device against git revision REV's tree")
     args = parser.parse_args()
+    if args.against:
+        compare(args.against, args.scenario, args.repeat)
+        return
     runtimes = args.runtime or ["micropython", "cpython"]
     print(f"scenario: {args.scenario.name}, {args.repeat} runs per runtime interleaved; load average before: {_load()}")
     slow_before, line = _machine()
