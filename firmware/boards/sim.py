@@ -52,7 +52,7 @@ from core.node import EVENT_BLOCKS, SLOT_BLOCKS, Node
 
 TYPE_CHECKING = False  # true for mypy only: the block below never runs
 if TYPE_CHECKING:
-    pass
+    from typing import Any  # noqa: F401  read by the type comments below, which ruff does not read
 
 _BLOCK = 4096
 

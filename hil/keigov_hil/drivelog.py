@@ -125,7 +125,7 @@ def drive_frames(profile: DriveProfile) -> Iterator[Frame]:
                        key=lambda f: f[0])
 
 
-def write_log(path: Path, frames: Iterator[Frame], channel: object = 0) -> int:
+def write_log(path: Path, frames: Iterator[Frame], channel: int | str = 0) -> int:
     """Write frames with python-can's writer for the file's suffix; returns how many."""
     import can
 

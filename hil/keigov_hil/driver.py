@@ -34,7 +34,8 @@ class ProfilePoint:
         if self.target_kph is not None and self.pedal_pct is not None:
             raise ValueError(f"ProfilePoint at {self.t_s} s: give target_kph or pedal_pct, not both")
         if self.target_kph is not None and not (math.isfinite(self.target_kph) and self.target_kph >= 0.0):
-            raise ValueError(f"ProfilePoint at {self.t_s} s: target_kph must be finite and >= 0, got {self.target_kph!r}")
+            raise ValueError(f"ProfilePoint at {self.t_s} s: target_kph must be finite and >= 0, "
+                             f"got {self.target_kph!r}")
         if self.pedal_pct is not None and not (0.0 <= self.pedal_pct <= 100.0):
             raise ValueError(f"ProfilePoint at {self.t_s} s: pedal_pct must be in [0, 100], got {self.pedal_pct!r}")
 

@@ -48,7 +48,8 @@ class Route:
         for i, (a, b) in enumerate(zip(points, points[1:])):
             seg_m = haversine_m(*a, *b)
             if seg_m > _MAX_SEGMENT_M:
-                raise ValueError(f"Route segment {i}: {seg_m / 1000:.0f} km is longer than {_MAX_SEGMENT_M / 1000:.0f} km")
+                raise ValueError(f"Route segment {i}: {seg_m / 1000:.0f} km is longer than "
+                                 f"{_MAX_SEGMENT_M / 1000:.0f} km")
             start = self._starts_m[-1]
             self._starts_m.append(start + seg_m)
             delta = (self._starts_m[-1] - start) / EARTH_RADIUS_M

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from keigov import paths
+from keigov.checks.registry import CheckSpec
 from keigov.errors import InputError
 from keigov.firmware_params import CKPH_PER_KPH, CKPH_PER_MPH, params
 from keigov.gnss import offset_deg
@@ -145,12 +146,6 @@ def _fault(table: Any, path: Path, n: int) -> FaultSpec:
         raise InputError(f"'{key}.message' = {f.message!r}: forge needs a message with a speed "
                          f"({', '.join(FORGEABLE)})", where=where)
     return f
-
-
-@dataclass
-class CheckSpec:
-    kind: str
-    params: dict[str, Any]
 
 
 @dataclass

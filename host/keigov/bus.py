@@ -80,8 +80,9 @@ def receive(bus: can.BusABC, at_least: int, *, settle: bool, what: str, wait_s: 
 def add_bus_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("CAN bus (what is not given comes from python-can's configuration)")
     group.add_argument("-i", "--interface", default=None,
-                       help="python-can interface, e.g. socketcan, pcan, kvaser, vector, virtual (default: python-can's "
-                       f"configuration: CAN_INTERFACE, ~/.canrc; else {INTERFACE}, keigov's in-process bus)")
+                       help="python-can interface, e.g. socketcan, pcan, kvaser, vector, virtual "
+                       f"(default: python-can's configuration: CAN_INTERFACE, ~/.canrc; else {INTERFACE}, "
+                       "keigov's in-process bus)")
     group.add_argument("-c", "--channel", default=None,
                        help="channel, e.g. vcan0 or PCAN_USBBUS1 (default: python-can's configuration; on an "
                        "in-process bus, a private channel)")

@@ -75,7 +75,8 @@ def validate(table: Any, schema: dict[str, Field], path: Path, prefix: str) -> d
 def number_pairs(value: Any, name: str, path: Path, width: int = 2) -> list[tuple[float, ...]]:
     """A list of [a, b, ...] number lists, e.g. grade segments or outage windows."""
     if not isinstance(value, list) or not all(
-        isinstance(p, list) and len(p) == width and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in p)
+        isinstance(p, list) and len(p) == width
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in p)
         for p in value
     ):
         raise InputError(f"'{name}' must be a list of [{', '.join('number' for _ in range(width))}] entries",

@@ -76,7 +76,8 @@ def _stabilised(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     reach = _first_time(rows, lambda r: r[1] >= sc.cap_kph - 10)
     desc = "cap minus mean speed over the stabilised window"
     if reach is None:
-        return judge("stabilised_speed", desc, None, p["below_kph"], "km/h", "<=", "never came within 10 km/h of the cap")
+        return judge("stabilised_speed", desc, None, p["below_kph"], "km/h", "<=",
+                     "never came within 10 km/h of the cap")
     t0, t1 = reach + p["settle_s"], reach + p["settle_s"] + p["window_s"]
     window = [v for t, v in rows if t0 <= t <= t1]
     if not window or rows[-1][0] < t1:
@@ -99,7 +100,7 @@ def _torque_ramp(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     worst_down = worst_up = 0.0
     worst_ratio = 0.0
     prev = prev_pedal = prev_state = None
-    for t, pedal, torque, speed, state in rows:
+    for _t, pedal, torque, speed, state in rows:
         if state == "INIT" and prev_state not in (None, "INIT"):
             prev = 0.0      # a reset ([[changes]]): the new boot's output starts from 0, as the first's
         prev_state = state
@@ -122,7 +123,8 @@ def _torque_ramp(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     return result
 
 
-@check("demand_passthrough", "largest reduction of the driver's demand", tolerance_pct=Field(float, QUANTUM_PCT, 0, 100))
+@check("demand_passthrough", "largest reduction of the driver's demand",
+       tolerance_pct=Field(float, QUANTUM_PCT, 0, 100))
 def _passthrough(data: Any, sc: CheckContext, p: dict[str, Any]) -> CheckResult:
     """Counted from the first period after INIT whose torque limit meets the pedal: the boot's
     up-ramp from 0 before it is the governor's by design (torque_ramp bounds it)."""

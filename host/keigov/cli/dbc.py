@@ -33,7 +33,9 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     )
     comp.add_argument("dbc", nargs="*", type=Path, help="DBC files (default with --map: the map's dbc)")
     what = comp.add_mutually_exclusive_group(required=True)
-    what.add_argument("--map", type=map_path, help="signal map (TOML), or a bundled map's name (keigov, canedge_gps, ev_mcu, j1939_truck): the governor's tables and their messages")
+    what.add_argument("--map", type=map_path,
+                      help="signal map (TOML), or a bundled map's name (keigov, canedge_gps, ev_mcu, j1939_truck): "
+                      "the governor's tables and their messages")
     what.add_argument("--messages", help="comma-separated message names")
     what.add_argument("--all", action="store_true", help="every message of the DBC files")
     comp.add_argument("--any-source-address", action="store_true",

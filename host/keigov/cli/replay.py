@@ -8,8 +8,9 @@ from pathlib import Path
 
 from keigov.bus import add_bus_arguments
 from keigov.dbc.smap import map_path
-from keigov.errors import InputError
+from keigov.errors import EnvironmentProblem, InputError, KeigovError
 from keigov.report.junit import write_junit
+from keigov.report.results import RunResult
 from keigov.report.table import format_table
 from keigov.simboard.runtimes import DEFAULT_RUNTIME, RUNTIMES, get_runtime
 
@@ -40,7 +41,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("logs", nargs="+", type=Path, metavar="LOG", help="log file or directory of one drive")
     parser.add_argument("--dbc", action="append", type=Path, default=[], metavar="DBC",
                         help="the vehicle's DBC (repeatable; default: the map's)")
-    parser.add_argument("--map", required=True, type=map_path, metavar="MAP.toml", help="signal map (docs/signal-map.md), or a bundled map's name (e.g. canedge_gps)")
+    parser.add_argument("--map", required=True, type=map_path, metavar="MAP.toml",
+                        help="signal map (docs/signal-map.md), or a bundled map's name (e.g. canedge_gps)")
     parser.add_argument("--config", type=Path, metavar="CONFIG.toml",
                         help="the governor configuration to replay with (as for `keigov config build`)")
     parser.add_argument("--gnss", type=Path, metavar="TRACK", help="GNSS track (.gpx, .nmea) instead of the log's")
@@ -101,8 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     return fleet.exit_status(results)
 
 
-def _error_of(result):  # type: ignore[no-untyped-def]
-    from keigov.errors import EnvironmentProblem, KeigovError
-
+def _error_of(result: RunResult) -> KeigovError:
+    assert result.error is not None, "a failed run's result"
     code = result.extra.get("exit_code", 2)
     return (EnvironmentProblem if code == 3 else KeigovError)(result.error)

@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    width = max(len(r["name"]) for r in rows)
+    width = max(len(f.stem) for f in files)
     for r in rows:
         print(f"{r['name']:<{width}}  {r['duration_s']:>6.0f} s  {r['description']}")
     return 0

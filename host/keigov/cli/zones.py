@@ -13,7 +13,8 @@ from keigov.fileio import write_atomic
 from keigov.firmware_params import CKPH_PER_MPH
 from keigov.zones import DEFAULT_NEAR_M, Table, ZonesInvalid, compile_checked, load_zones
 
-SCHEMA = "zones are GeoJSON features with kind speed_limit (limit_mph or limit_kph) or freeway_lockout: see docs/zones.md"
+SCHEMA = ("zones are GeoJSON features with kind speed_limit (limit_mph or limit_kph) or freeway_lockout: "
+          "see docs/zones.md")
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cantools.database.can import Message
@@ -78,7 +78,7 @@ def literal(value: object) -> str:
     raise TypeError(f"no literal for {type(value).__name__}")
 
 
-def _section(comment: str, columns: dict[str, list | tuple]) -> list[str]:
+def _section(comment: str, columns: Mapping[str, Sequence[object]]) -> list[str]:
     return [f"# {comment}"] + [f"{name} = {literal(tuple(values))}" for name, values in columns.items()]
 
 

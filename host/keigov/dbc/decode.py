@@ -217,7 +217,7 @@ class Database:
         try:
             selected, bad = self._selected(first, end, values)
         except KeyError as e:
-            raise ValueError("%s: signal %s is required" % (msg, e.args[0]))
+            raise ValueError("%s: signal %s is required" % (msg, e.args[0])) from None
         if bad is not None:
             raise ValueError("%s: multiplexer %s = %s selects no signal" % (msg, bad, values[bad]))
         if len(selected) != len(values):

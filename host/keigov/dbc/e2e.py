@@ -98,7 +98,8 @@ def checksum_function(scheme: Scheme, frame_id: int, skip: int, length: int | No
         steps.append(bytes(table[v] for v in steps[-1]))
     ns: dict[str, object] = {"_loop": crc, **{f"_t{i}": steps[len(covered) - 1 - k] for k, i in enumerate(covered)}}
     terms = "".join(f" ^ _t{i}[d[{i}]]" for i in covered)
-    exec(f"def crc(d):\n    if len(d) != {length}:\n        return _loop(d)\n    return {constant ^ xorout}{terms}\n", ns)
+    exec(f"def crc(d):\n    if len(d) != {length}:\n        return _loop(d)\n"
+         f"    return {constant ^ xorout}{terms}\n", ns)
     return ns["crc"]  # type: ignore[return-value]
 
 
@@ -157,7 +158,7 @@ class FramePacker:
         if plan.checksum:
             full[plan.checksum] = 0
         data = self.encode(msg, full)
-        if plan.checksum:
+        if plan.checksum and plan.scheme:   # plan() gives a checksum signal its scheme
             value = checksum(plan.scheme, frame_id, data, plan.checksum_byte)
             if corrupt_checksum:
                 value ^= 0x5A & ((1 << plan.checksum_width) - 1)

@@ -23,7 +23,7 @@ tests/test_dbc_packer.py checks the payloads byte for byte against cantools.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from cantools.database.can import Message
 from cantools.database.conversion import IdentityConversion, LinearConversion
@@ -99,7 +99,7 @@ class MessagePacker:
         f = self.fields[self._index[name]]
         bits = (self._raw(f, value) & ((1 << f.width) - 1)) << f.shift
         mask = ((1 << f.width) - 1) << f.shift
-        order = "big" if f.big_endian else "little"
+        order: Literal["big", "little"] = "big" if f.big_endian else "little"
         return ((int.from_bytes(data, order) & ~mask) | bits).to_bytes(self.length, order)
 
     def _raw(self, f: _Field, value: float) -> int:
@@ -112,6 +112,7 @@ class MessagePacker:
         least = -(1 << (f.width - 1)) if f.signed else 0
         if not least <= raw < least + (1 << f.width):
             raise ValueError(f"{self.name}.{f.name}: raw {raw} does not fit {f.width} bits")
+        assert isinstance(raw, int), "the conversions of integer signals round (float signals are refused)"
         return raw
 
 

@@ -80,9 +80,8 @@ def raw_bounds(sig: Signal) -> tuple[int, int]:
     hi = (1 << (sig.length - 1)) - 1 if sig.is_signed else (1 << sig.length) - 1
     scale = Fraction(str(sig.scale))
     offset = Fraction(str(sig.offset))
-    bounds = [None if phys is None else (Fraction(str(phys)) - offset) / scale for phys in (sig.minimum, sig.maximum)]
-    if bounds[0] is not None and bounds[1] is not None:
-        a, b = sorted(bounds)
+    if sig.minimum is not None and sig.maximum is not None:
+        a, b = sorted((Fraction(str(phys)) - offset) / scale for phys in (sig.minimum, sig.maximum))
         lo = max(lo, math.ceil(a))
         hi = min(hi, math.floor(b))
     return lo, hi
@@ -262,11 +261,11 @@ class _Builder:
             period = 0
         entry = MessageEntry(firmware_id(msg), msg.name, msg.length, 0, period, period * 5)
         self.addressing(entry, msg, spec, transmit)
-        role_of = {}
-        for b in bindings:
-            role_of[b.signal] = b
+        role_of: dict[str, Binding] = {}
+        for binding in bindings:
+            role_of[binding.signal] = binding
             if not transmit and not entry.kind:
-                entry.kind = roles.MSG_KIND_BY_ROLE.get(b.role, 0)
+                entry.kind = roles.MSG_KIND_BY_ROLE.get(binding.role, 0)
         counter, checksum = spec.get("counter"), spec.get("checksum")
         constants = spec.get("constants", {})
         check_all = spec.get("range_check", "mapped") == "all"
@@ -290,7 +289,7 @@ class _Builder:
                 elif sig.name in constants or not self.zero_allowed(sig):
                     self.problem(where, f"{msg.name}.{sig.name} {trouble}; it cannot be transmitted")
                 continue
-            if role is not None:
+            if b and role is not None:   # (no binding, no role)
                 entry.signals.extend(self.role_entries(b, msg, sig, role, transmit=transmit, where=where))
                 continue
             lo, hi = raw_bounds(sig)
@@ -417,7 +416,9 @@ def build_tables(smap: SignalMap, loaded: LoadedDbc) -> FastTables:
 
 def emit_columns(prefix: str, messages: list[MessageEntry]) -> dict[str, list[int]]:
     """RX_*/TX_* columns: one entry per message, then one per signal of all messages."""
-    sig_first, sig_end, signals = [], [], []
+    sig_first: list[int] = []
+    sig_end: list[int] = []
+    signals: list[SignalEntry] = []
     for m in messages:
         sig_first.append(len(signals))
         signals.extend(m.signals)

@@ -97,7 +97,7 @@ class FrameReader:
         self.dropped = 0
 
     def feed(self, data: bytes) -> list[Frame]:
-        frames = []
+        frames: list[Frame] = []
         self._buf += data
         while True:
             end = self._buf.find(0)

@@ -63,7 +63,7 @@ def decode_status(p: bytes) -> dict[str, int]:
     values = struct.unpack_from(f"<{p[0]}i", p, 1)
     names = list(STATUS_FIELDS) + [f"field_{i}" for i in range(len(STATUS_FIELDS), p[0])]
     out = dict(zip(names, values))
-    out["state_name"] = STATE_NAMES.get(out.get("state", -1), "?")  # type: ignore[assignment]
+    out["state_name"] = STATE_NAMES.get(out.get("state", -1), "?")
     return out
 
 

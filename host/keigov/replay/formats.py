@@ -20,7 +20,7 @@ import io
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from keigov.errors import InputError
 from keigov.replay.frames import EXTENDED, FORMATS, Frame, LogDamage, LogFormat, ReadStats, Selection, register
@@ -235,5 +235,6 @@ def open_log(path: Path, compressed: bool) -> tuple[IO[bytes], CountingFile]:
     """(stream to read, underlying file whose tell() is the progress)."""
     raw = CountingFile(path)
     if compressed:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw   # type: ignore[arg-type]
+        # A binary file the readers use as one; typeshed types GzipFile as BufferedIOBase only.
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), raw
     return io.BufferedReader(raw, 1 << 16), raw

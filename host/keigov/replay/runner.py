@@ -127,9 +127,10 @@ def drive_fixes(vehicle: Vehicle, opened: OpenedDrive, inputs: Inputs, native: F
     if vehicle.gnss == "native":
         return FixTimeline(native.result())
     fixes = opened.fixes
-    if vehicle.gnss == "track" and fixes is not None and not any(inputs.gnss_fix):
-        raise InputError(f"the track does not overlap the log in time (track {_utc(fixes.span[0])} .. "
-                         f"{_utc(fixes.span[1])}, log from {_utc(opened.start)})", where=str(vehicle.spec.track))
+    span = fixes.span if fixes is not None else None   # a track has two fixes at least
+    if vehicle.gnss == "track" and span is not None and not any(inputs.gnss_fix):
+        raise InputError(f"the track does not overlap the log in time (track {_utc(span[0])} .. "
+                         f"{_utc(span[1])}, log from {_utc(opened.start)})", where=str(vehicle.spec.track))
     return fixes or FixTimeline([])
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from cantools.database.can import Message
 
@@ -71,7 +72,7 @@ class _Speed:
         self.values: dict[str, float] = {}
         self.kph = math.nan
         self.accel = 0.0
-        self._t = None
+        self._t: float | None = None
 
     def update(self, t: float, values: dict[str, float]) -> None:
         if not any(r in values for r in SPEED_ROLES):
@@ -105,7 +106,9 @@ def decode(msg: Message, signals: list[RoleSignal], data: bytes) -> dict[str, fl
         decoded = msg.decode(data, decode_choices=False)
     except Exception:  # noqa: BLE001  a frame the device refuses too (length, multiplexer)
         return {}
-    return roles_of(decoded, signals)
+    # Without decode_containers a container raises, so this is one message's signals; without
+    # choices, numbers.
+    return roles_of(cast("dict[str, float]", decoded), signals)
 
 
 class InputSide:

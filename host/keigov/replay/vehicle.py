@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 from cantools.database.can import Message
 
@@ -46,6 +47,12 @@ DEFAULT_PEDAL_PCT = 100.0
 # Shown units: firmware units per shown unit (km/h, %, degrees, counts, km).
 _SHOWN = {"ckph": 100, "permille": 10, "deci": 10, "centideg": 100, "deg_e7": 10**7, "count": 1, "dam": 100,
           "us": 1}
+
+
+class FrameIndex(Protocol):
+    """core/idmatch.py's FrameIndex (loaded from the firmware's source, so untyped)."""
+
+    def find(self, frame_id: int) -> int: ...   # the message's index, or -1
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,7 @@ class HostView:
         # generated decoder is tested against it), a few times faster than cantools.
         self.decode: Callable[[int, bytes], Mapping[str, float] | None] = module.decode
         idmatch = load_firmware_module("core/idmatch.py")
-        self.index = idmatch.FrameIndex(module.RX_ID, getattr(module, "RX_MATCH", None))
+        self.index: FrameIndex = idmatch.FrameIndex(module.RX_ID, getattr(module, "RX_MATCH", None))
         self.rx_names = [e.name for e in vehicle.fast.rx]
         supplied = set(vehicle.supplied)
         self._recorded = [name not in supplied for name in self.rx_names]
@@ -207,7 +214,7 @@ class HostView:
                 roles.INPUTS[b.role], b, msg.get_signal_by_name(b.signal).unit or "")))
         return out
 
-    def gateway_index(self) -> tuple[object, list[tuple[Message, list[RoleSignal]]]]:
+    def gateway_index(self) -> tuple[FrameIndex, list[tuple[Message, list[RoleSignal]]]]:
         """A FrameIndex over the vehicle's [gateway] messages, and their roles by index."""
         idmatch = load_firmware_module("core/idmatch.py")
         sources = list(self.gateway_sources.values())

@@ -51,14 +51,16 @@ def _suite(run: RunResult) -> ET.Element:
     ):
         ET.SubElement(properties, "property", name=name, value=_xml_text(value))
     for check in run.checks:
-        case = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(check.name), time="0.000")
+        case = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(check.name),
+                             time="0.000")
         line = _xml_text(describe(check))
         if check.verdict == FAIL:
             failure = ET.SubElement(case, "failure", message=line, type="CheckFailed")
             failure.text = _xml_text(check.description)
         ET.SubElement(case, "system-out").text = f"{_xml_text(check.description)}\n{line}"
     if run.error is not None:
-        case = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name="run", time=_seconds(run.wall_seconds))
+        case = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name="run",
+                             time=_seconds(run.wall_seconds))
         message = run.error.strip().splitlines()[0] if run.error.strip() else "run failed"
         error = ET.SubElement(case, "error", message=_xml_text(message), type="RunError")
         error.text = _xml_text(run.error)

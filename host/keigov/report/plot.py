@@ -206,7 +206,8 @@ def plot_timeline(timeline: Path | Timeline, out_png: Path, title: str, events: 
     speed_ax.set_ylabel("speed [km/h]")
 
     pedal_ax.plot(*envelope(t, timeline.pedal_pct), color="#546e7a", linewidth=1.0, label="pedal", zorder=2)
-    pedal_ax.plot(*envelope(t, timeline.torque_limit_pct), color="#00838f", linewidth=1.4, label="torque limit", zorder=3)
+    pedal_ax.plot(*envelope(t, timeline.torque_limit_pct), color="#00838f", linewidth=1.4, label="torque limit",
+                  zorder=3)
     if any(v > 0 for v in timeline.regen_pct):
         pedal_ax.plot(*envelope(t, timeline.regen_pct), color="#6a1b9a", linewidth=1.2, label="regen request", zorder=3)
     pedal_ax.set_ylim(-3, 105)

@@ -157,6 +157,7 @@ def _in_view(shape: ZoneShape, view: tuple[float, float, float, float]) -> bool:
 
 def _draw_zone(ax: Any, shape: ZoneShape) -> Any:
     """Draw one zone; returns its legend entry."""
+    import numpy as np  # matplotlib's own: Path's codes are numpy uint8s
     from matplotlib.patches import Patch, PathPatch
     from matplotlib.path import Path as MplPath
 
@@ -165,7 +166,7 @@ def _draw_zone(ax: Any, shape: ZoneShape) -> Any:
     colour = _colour(shape)
     for poly in polygons:
         vertices: list[tuple[float, float]] = []
-        codes: list[int] = []
+        codes: list[np.uint8] = []
         for ring in (poly.exterior, *poly.interiors):   # one compound path: holes stay empty
             pts = list(ring.coords)
             vertices += pts

@@ -132,7 +132,8 @@ def _same_interpreter(a: str, b: str) -> bool:
 
 class CPythonRuntime(Runtime):
     def command(self, storage: Path, realtime: bool, device_args: Sequence[str] = ()) -> list[str]:
-        return [sys.executable, "-S", "-u", *self.board_args(storage, realtime, device_args)]  # -S: no site packages to import
+        # -S: no site packages to import
+        return [sys.executable, "-S", "-u", *self.board_args(storage, realtime, device_args)]
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)

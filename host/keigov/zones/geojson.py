@@ -266,7 +266,8 @@ def _positions(coords: Any, where: str, f: _Feature) -> list[LonLat] | None:
         f.fail(f"{where}: expected a list of positions")
         return None
     out = [_position(p, where, f) for p in coords]
-    return None if any(p is None for p in out) else out  # type: ignore[misc]
+    positions = [p for p in out if p is not None]
+    return positions if len(positions) == len(out) else None
 
 
 def _members(coords: Any, gtype: str, f: _Feature) -> list[Any]:

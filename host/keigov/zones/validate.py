@@ -23,7 +23,7 @@ def check_polygon(geom: ZoneGeom, proj: Projection) -> list[ZoneIssue]:
     spec = geom.spec
     multi = len(spec.polygons) > 1
     labels = [_label(r, multi) for r in geom.rings]
-    problems = []
+    problems: list[tuple[str, tuple[float, float]]] = []  # a vertex, or where two edges meet
     for (ra, ea), (rb, eb) in _candidate_pairs(geom.rings):
         ring_a, ring_b = geom.rings[ra], geom.rings[rb]
         a, b = ring_a.points[ea], ring_a.points[ea + 1]
