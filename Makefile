@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint test-all bench install clean
+.PHONY: demo test lint coverage mutate test-all bench install clean
 
 $(STAMP): pyproject.toml tests/board_stubs.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,25 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/keigov demo --out runs/demo
 
+# The tests that hold the safety core (firmware/core rx, safety, governor, tx) to the coverage
+# gate, and that mutation testing runs against.
+CORE_TESTS := tests/test_fw_core_coverage_governor.py tests/test_fw_core_coverage_rx_tx.py \
+	tests/test_fw_core_coverage_safety.py tests/test_fw_core_coverage_zones.py tests/test_fw_core_coverage_tables.py \
+	tests/test_fw_rx.py tests/test_fw_tx.py tests/test_fw_governor.py tests/test_fw_safety.py tests/test_fw_speed_checks.py
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory lint coverage
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+coverage: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider $(CORE_TESTS) --cov --cov-report=term-missing
+
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py $(CORE_TESTS)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "slow or not slow"
